@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Set up Aether on Debian 12: system packages (apt), a venv at .venv, the package.
+#   scripts/setup.sh          runtime only
+#   scripts/setup.sh --test   plus what the test suite needs (Xvfb, PulseAudio, Chromium, ...)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+RUNTIME_PKGS=(
+  python3 python3-venv python3-gi
+  gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-nice gstreamer1.0-x
+)
+TEST_PKGS=(xvfb xauth x11-xserver-utils pulseaudio pulseaudio-utils chromium iproute2 util-linux)
+
+pkgs=("${RUNTIME_PKGS[@]}")
+(( want_test )) && pkgs+=("${TEST_PKGS[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's python3 has python3-gi (PyGObject) already: reuse it through system site packages.
+if [[ ! -x .venv/bin/python ]]; then
+  /usr/bin/python3 -m venv --system-site-packages .venv
+fi
+extra=""
+(( want_test )) && extra="[test]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra}"
+echo "setup: ready (.venv/bin/aether)" >&2

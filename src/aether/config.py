@@ -1,0 +1,231 @@
+"""Typed, validated configuration, built once at start-up.
+
+Every setting has a command-line flag and an `AETHER_*` environment variable. Precedence:
+flag > environment > default. A bad value raises ConfigError naming the setting, the value
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aether.errors import ConfigError
+
+VIDEO_SOURCES = ("auto", "x11", "test")
+AUDIO_SOURCES = ("auto", "pulse", "test", "none")
+ENCODERS = ("auto", "x264")
+DEFAULT_STUN = "stun:stun.l.google.com:19302"
+
+
+@dataclass(frozen=True)
+class Region:
+    """A capture rectangle in screen pixels."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}+{self.x}+{self.y}"
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "0.0.0.0"
+    port: int = 7800
+    source: str = "auto"
+    display: str = ":1"
+    monitor: str | None = None
+    region: Region | None = None
+    cursor: bool = True
+    audio: str = "auto"
+    audio_device: str = "@DEFAULT_MONITOR@"
+    encoder: str = "auto"
+    width: int = 1920
+    height: int = 1080
+    fps: int = 60
+    bitrate: int = 8000
+    keyframe_interval: float = 2.0
+    audio_bitrate: int = 96
+    stun: tuple[str, ...] = (DEFAULT_STUN,)
+    max_viewers: int = 100
+    log: str = "info"
+
+    def summary(self) -> str:
+        """One line for the start-up log (holds no secrets)."""
+        parts = [f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self)]
+        return " ".join(parts)
+
+
+# --- parsers: str -> value, raising ValueError with what is allowed -----------------------
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise ValueError(f"an integer from {low} to {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"an integer from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _float_in(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"a number from {low} to {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"a number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError("one of " + ", ".join(choices))
+        return text
+
+    return parse
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError("true or false (also 1/0, yes/no, on/off)")
+
+
+_REGION = re.compile(r"^(\d+)x(\d+)\+(\d+)\+(\d+)$")
+
+
+def parse_region(text: str) -> Region:
+    match = _REGION.match(text.strip())
+    if not match:
+        raise ValueError("WIDTHxHEIGHT+X+Y, e.g. 1280x720+0+0")
+    width, height, x, y = (int(g) for g in match.groups())
+    if width < 16 or height < 16:
+        raise ValueError("a region at least 16x16 pixels")
+    return Region(x=x, y=y, width=width, height=height)
+
+
+def parse_stun(text: str) -> tuple[str, ...]:
+    urls = tuple(u.strip() for u in text.split(",") if u.strip())
+    if urls in ((), ("none",)):
+        return ()
+    for url in urls:
+        if not re.match(r"^stuns?:[A-Za-z0-9.\-\[\]:]+$", url):
+            raise ValueError("comma-separated stun:HOST[:PORT] URLs, or 'none'")
+    return urls
+
+
+def parse_host(text: str) -> str:
+    host = text.strip()
+    if not host or not re.match(r"^[A-Za-z0-9.\-:\[\]]+$", host):
+        raise ValueError("an IP address or host name, e.g. 0.0.0.0 or 127.0.0.1")
+    return host
+
+
+def parse_monitor(text: str) -> str | None:
+    value = text.strip()
+    return value or None
+
+
+def parse_log(text: str) -> str:
+    from aether.logsetup import parse_filter  # local import: logsetup imports nothing of ours
+
+    parse_filter(text)
+    return text
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise ValueError("a non-empty string")
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one Config field is read from a flag and an environment variable."""
+
+    field: str
+    parse: Callable[[str], Any]
+    help: str
+    metavar: str = ""
+    env_fallback: str = ""  # a conventional variable also honoured, e.g. DISPLAY
+
+    @property
+    def env(self) -> str:
+        return "AETHER_" + self.field.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.field.replace("_", "-")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", parse_host, "address to listen on", "ADDR"),
+    Setting("port", _int_in(1, 65535), "HTTP and signaling port", "PORT"),
+    Setting("source", _choice(VIDEO_SOURCES), "video source: " + ", ".join(VIDEO_SOURCES)),
+    Setting("display", _nonempty, "X display to capture", "DISPLAY", env_fallback="DISPLAY"),
+    Setting("monitor", parse_monitor, "RandR monitor to capture, by name or index", "NAME|N"),
+    Setting("region", parse_region, "capture only this rectangle", "WxH+X+Y"),
+    Setting("cursor", parse_bool, "draw the mouse pointer (true/false)", "BOOL"),
+    Setting("audio", _choice(AUDIO_SOURCES), "audio source: " + ", ".join(AUDIO_SOURCES)),
+    Setting("audio_device", _nonempty, "PulseAudio source name for --audio pulse", "NAME"),
+    Setting("encoder", _choice(ENCODERS), "H.264 encoder: " + ", ".join(ENCODERS)),
+    Setting("width", _int_in(16, 7680), "output width in pixels", "PX"),
+    Setting("height", _int_in(16, 4320), "output height in pixels", "PX"),
+    Setting("fps", _int_in(1, 240), "output frames per second", "FPS"),
+    Setting("bitrate", _int_in(100, 100_000), "video bitrate in kbit/s", "KBPS"),
+    Setting("keyframe_interval", _float_in(0.1, 60), "seconds between keyframes", "SEC"),
+    Setting("audio_bitrate", _int_in(6, 510), "Opus bitrate in kbit/s", "KBPS"),
+    Setting("stun", parse_stun, "STUN server URLs, comma-separated, or 'none'", "URLS"),
+    Setting("max_viewers", _int_in(1, 10_000), "most viewers at once", "N"),
+    Setting("log", parse_log, "log filter, e.g. info,aether.fanout=debug", "FILTER"),
+)
+
+
+def load_config(flags: Mapping[str, str | None], environ: Mapping[str, str]) -> Config:
+    """Build the Config from command-line flag values (None = not given) and the environment."""
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        text = flags.get(setting.field)
+        source = setting.flag
+        if text is None:
+            text = environ.get(setting.env)
+            source = setting.env
+        if text is None and setting.env_fallback:
+            text = environ.get(setting.env_fallback)
+            source = setting.env_fallback
+        if text is None:
+            continue
+        try:
+            values[setting.field] = setting.parse(text)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.field} ({source})", text, f"expected {exc}") from None
+    config = Config(**values)
+    if config.width % 2 or config.height % 2:
+        raise ConfigError(
+            "width/height", f"{config.width}x{config.height}", "even numbers (H.264 4:2:0)"
+        )
+    return config
+

@@ -1,0 +1,48 @@
+"""x264: the CPU encoder that works everywhere, tuned for latency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aether import gst
+from aether.config import Config
+
+# Constrained Baseline decodes everywhere, Firefox's OpenH264 included.
+PROFILE = "constrained-baseline"
+
+
+class X264Encoder:
+    name = "x264"
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def describe(self) -> str:
+        c = self.config
+        return f"x264 {PROFILE} {c.width}x{c.height}@{c.fps} {c.bitrate} kbit/s"
+
+    def elements(self) -> list[Any]:
+        c = self.config
+        convert = gst.make("videoconvert", "convert", n_threads=2)
+        scale = gst.make("videoscale", "scale")
+        raw = gst.make(
+            "capsfilter",
+            "raw-caps",
+            caps=gst.caps(
+                f"video/x-raw,format=I420,width={c.width},height={c.height},"
+                "pixel-aspect-ratio=1/1"
+            ),
+        )
+        encoder = gst.make(
+            "x264enc",
+            "encoder",
+            tune="zerolatency",
+            speed_preset="ultrafast",
+            bframes=0,
+            key_int_max=max(1, round(c.fps * c.keyframe_interval)),
+            bitrate=c.bitrate,
+            # A VBV of a few frames keeps frame sizes, and so send bursts, even.
+            vbv_buf_capacity=max(1, round(1000 / c.fps) * 4),
+        )
+        h264 = gst.make("capsfilter", "h264-caps", caps=gst.caps(f"video/x-h264,profile={PROFILE}"))
+        return [convert, scale, raw, encoder, h264]

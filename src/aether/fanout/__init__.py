@@ -1,0 +1,1 @@
+"""Fan-out: one capture and one encode, a bounded branch per viewer."""

@@ -1,0 +1,272 @@
+"""The shared media pipeline: capture -> encode -> RTP payload -> tee, once for all viewers.
+
+    video source -> encoder -> rtph264pay -> video-tee --+-> [viewer bin] ...
+    audio source -> opusenc -> rtpopuspay -> audio-tee --+-> [viewer bin] ...
+
+Each viewer is a Gst.Bin (see peers/viewer.py) with ghost pads `video` and `audio`, linked
+to request pads of the tees. Nothing in Python touches the per-packet path.
+
+GStreamer calls back on its own threads; everything here that reaches asyncio goes through
+`loop.call_soon_threadsafe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gi
+
+gi.require_version("GstVideo", "1.0")
+from gi.repository import GstVideo  # noqa: E402
+
+from aether import gst  # noqa: E402
+from aether.capture.base import AudioSource, VideoSource  # noqa: E402
+from aether.encode import OpusEncoder, VideoEncoder  # noqa: E402
+from aether.errors import StartupError  # noqa: E402
+
+Gst = gst.Gst
+log = logging.getLogger(__name__)
+
+VIDEO_PT = 96
+AUDIO_PT = 111
+RTP_MTU = 1200
+FIRST_FRAME_TIMEOUT = 10.0
+# Keyframe requests closer together than this are served by the one already coming.
+KEYFRAME_MIN_INTERVAL = 0.25
+VIEWER_PREFIX = "viewer-"
+
+
+@dataclass
+class Branch:
+    """A viewer bin linked to the tees: what detach() must undo."""
+
+    bin: Any
+    links: list[tuple[Any, Any]] = field(default_factory=list)  # (tee, tee src pad)
+
+
+class MediaPipeline:
+    def __init__(
+        self,
+        video: VideoSource,
+        audio: AudioSource,
+        encoder: VideoEncoder,
+        opus: OpusEncoder,
+    ) -> None:
+        self.video = video
+        self.audio = audio
+        self.encoder = encoder
+        self.opus = opus
+        self.pipeline: Any = None
+        self.has_audio = False
+        self.on_fatal: Callable[[str], None] = lambda reason: None
+        self.on_viewer_error: Callable[[str, str], None] = lambda viewer, reason: None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._encoder_pad: Any = None
+        self._last_keyframe_request = 0.0
+        self._keyframe_lock = threading.Lock()
+        self.keyframes_requested = 0
+        self.keyframes_sent = 0
+
+    # --- construction ---------------------------------------------------------------
+
+    def build(self) -> None:
+        pipeline = Gst.Pipeline.new("aether")
+        encoder_elements = self.encoder.elements()
+        video_chain = [
+            *self.video.elements(),
+            *encoder_elements,
+            gst.make(
+                "rtph264pay",
+                "video-pay",
+                pt=VIDEO_PT,
+                config_interval=-1,
+                aggregate_mode="zero-latency",
+                mtu=RTP_MTU,
+            ),
+            gst.make(
+                "capsfilter",
+                "video-rtp-caps",
+                caps=gst.caps(
+                    f"application/x-rtp,media=video,encoding-name=H264,payload={VIDEO_PT},"
+                    "clock-rate=90000,rtcp-fb-nack-pli=(boolean)true,"
+                    "rtcp-fb-ccm-fir=(boolean)true"
+                ),
+            ),
+            gst.make("tee", "video-tee", allow_not_linked=True),
+        ]
+        self._add_chain(pipeline, video_chain)
+        self._encoder_pad = encoder_elements[-1].get_static_pad("src")
+
+        audio_elements = self.audio.elements()
+        self.has_audio = bool(audio_elements)
+        if self.has_audio:
+            audio_chain = [
+                *audio_elements,
+                *self.opus.elements(),
+                gst.make("rtpopuspay", "audio-pay", pt=AUDIO_PT, mtu=RTP_MTU),
+                gst.make(
+                    "capsfilter",
+                    "audio-rtp-caps",
+                    caps=gst.caps(
+                        "application/x-rtp,media=audio,encoding-name=OPUS,"
+                        f"payload={AUDIO_PT},clock-rate=48000"
+                    ),
+                ),
+                gst.make("tee", "audio-tee", allow_not_linked=True),
+            ]
+            self._add_chain(pipeline, audio_chain)
+        self.pipeline = pipeline
+
+    @staticmethod
+    def _add_chain(pipeline: Any, chain: list[Any]) -> None:
+        for element in chain:
+            pipeline.add(element)
+        gst.link_many(*chain)
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    async def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Set the pipeline PLAYING and wait for the first encoded frame."""
+        self._loop = loop
+        bus = self.pipeline.get_bus()
+        errors: list[str] = []
+        started = asyncio.Event()  # set by the first encoded frame or by an error
+
+        def on_message(_bus: Any, message: Any) -> Any:
+            if message.type == Gst.MessageType.ERROR:
+                err, debug = message.parse_error()
+                errors.append(f"{message.src.get_name()}: {err.message}")
+                log.debug("pipeline error detail: %s", debug)
+                loop.call_soon_threadsafe(started.set)
+            loop.call_soon_threadsafe(self._on_message, message)
+            return Gst.BusSyncReply.DROP
+
+        bus.set_sync_handler(on_message)
+        frames: list[bool] = []
+
+        def on_first_buffer(_pad: Any, _info: Any) -> Any:
+            frames.append(True)
+            loop.call_soon_threadsafe(started.set)
+            return Gst.PadProbeReturn.REMOVE
+
+        self._encoder_pad.add_probe(Gst.PadProbeType.BUFFER, on_first_buffer)
+        if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+            errors.append("the pipeline refused to start")
+        else:
+            try:
+                await asyncio.wait_for(started.wait(), timeout=FIRST_FRAME_TIMEOUT)
+            except TimeoutError:
+                errors.append(f"no video frame within {FIRST_FRAME_TIMEOUT:.0f} s")
+        if errors or not frames:
+            await self.stop()
+            reason = "; ".join(errors) or "the pipeline failed to start"
+            raise StartupError(
+                f"media pipeline failed to start: {reason}",
+                fix="check the source (display, audio server) with AETHER_LOG=debug; "
+                "GST_DEBUG=3 shows GStreamer's own view",
+            )
+        log.info(
+            "media pipeline playing: video %s, encoder %s, audio %s",
+            self.video.describe(),
+            self.encoder.describe(),
+            self.audio.describe(),
+        )
+
+    async def stop(self) -> None:
+        if self.pipeline is not None:
+            pipeline = self.pipeline
+            await asyncio.get_running_loop().run_in_executor(
+                None, pipeline.set_state, Gst.State.NULL
+            )
+            pipeline.get_bus().set_sync_handler(None)
+
+    def _on_message(self, message: Any) -> None:
+        kind = message.type
+        if kind == Gst.MessageType.ERROR:
+            err, _debug = message.parse_error()
+            viewer = owning_viewer(message.src)
+            if viewer is not None:
+                self.on_viewer_error(viewer, err.message)
+            else:
+                log.error("pipeline error from %s: %s", message.src.get_name(), err.message)
+                self.on_fatal(f"{message.src.get_name()}: {err.message}")
+        elif kind == Gst.MessageType.WARNING:
+            warn, _debug = message.parse_warning()
+            log.warning("pipeline warning from %s: %s", message.src.get_name(), warn.message)
+        elif kind == Gst.MessageType.LATENCY:
+            self.pipeline.recalculate_latency()
+
+    # --- viewers ----------------------------------------------------------------------
+
+    def attach(self, viewer_bin: Any) -> Branch:
+        """Add a viewer bin to the running pipeline and link it to the tees."""
+        self.pipeline.add(viewer_bin)
+        viewer_bin.sync_state_with_parent()
+        branch = Branch(viewer_bin)
+        pads = [("video-tee", "video")]
+        if self.has_audio:
+            pads.append(("audio-tee", "audio"))
+        for tee_name, ghost_name in pads:
+            tee = self.pipeline.get_by_name(tee_name)
+            tee_pad = tee.request_pad_simple("src_%u")
+            result = tee_pad.link(viewer_bin.get_static_pad(ghost_name))
+            if result != Gst.PadLinkReturn.OK:
+                raise RuntimeError(f"cannot link {tee_name} to viewer: {result.value_nick}")
+            branch.links.append((tee, tee_pad))
+        return branch
+
+    def detach(self, branch: Branch) -> None:
+        """Unlink a viewer bin once its tee pads are idle, then stop and remove it.
+
+        Blocking (waits for idle pads and for the bin to reach NULL): call it from a worker
+        thread, never from the event loop.
+        """
+        for tee, tee_pad in branch.links:
+            done = threading.Event()
+
+            def unlink(pad: Any, _info: Any, tee: Any = tee, done: threading.Event = done) -> Any:
+                peer = pad.get_peer()
+                if peer is not None:
+                    pad.unlink(peer)
+                tee.release_request_pad(pad)
+                done.set()
+                return Gst.PadProbeReturn.REMOVE
+
+            tee_pad.add_probe(Gst.PadProbeType.IDLE, unlink)
+            if not done.wait(timeout=2.0):
+                log.warning("tee pad of %s never went idle; removing anyway", branch.bin.get_name())
+        branch.bin.set_state(Gst.State.NULL)
+        self.pipeline.remove(branch.bin)
+
+    def request_keyframe(self, reason: str) -> bool:
+        """Ask the encoder for a keyframe; requests within KEYFRAME_MIN_INTERVAL coalesce.
+
+        Thread-safe. Returns True when a request went to the encoder.
+        """
+        with self._keyframe_lock:
+            self.keyframes_requested += 1
+            now = time.monotonic()
+            if now - self._last_keyframe_request < KEYFRAME_MIN_INTERVAL:
+                return False
+            self._last_keyframe_request = now
+            self.keyframes_sent += 1
+        log.debug("keyframe requested (%s)", reason)
+        event = GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0)
+        return bool(self._encoder_pad.send_event(event))
+
+
+def owning_viewer(element: Any) -> str | None:
+    """The viewer id whose bin holds `element`, or None for the shared pipeline."""
+    node = element
+    while node is not None:
+        name = node.get_name() or ""
+        if name.startswith(VIEWER_PREFIX):
+            return str(name[len(VIEWER_PREFIX) :])
+        node = node.get_parent()
+    return None

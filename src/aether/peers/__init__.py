@@ -1,0 +1,1 @@
+"""Peers: one WebRTC session (webrtcbin) per viewer, fed from the shared encode."""

@@ -1,0 +1,246 @@
+"""One viewer's WebRTC session: a bin of two bounded queues and a webrtcbin.
+
+    video-tee -> [queue (leaky, bounded)] -> webrtcbin sink_0 (H.264, sendonly)
+    audio-tee -> [queue (leaky, bounded)] -> webrtcbin sink_1 (Opus, sendonly)
+
+The server makes the offer once both sink pads have caps (more reliable in webrtcbin 1.22
+than on-negotiation-needed for branches added to a running pipeline). All GStreamer
+callbacks hand over to the event loop; the observer is only ever called on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Protocol
+
+from aether import gst
+from aether.errors import ProtocolError
+from aether.fanout.pipeline import VIEWER_PREFIX, Branch, MediaPipeline
+from aether.peers.sdp import candidate_is_plausible, check_answer
+
+Gst = gst.Gst
+GstSdp = gst.GstSdp
+GstWebRTC = gst.GstWebRTC
+log = logging.getLogger(__name__)
+
+# Per-viewer queue bound, in time: ~32 frames at 60 fps. A viewer whose queue stays full
+# for LAG_LIMIT seconds is disconnected; the shared encode never waits for it.
+QUEUE_MAX_TIME_NS = 500_000_000
+QUEUE_MAX_BYTES = 8 * 1024 * 1024
+LAG_LIMIT = 3.0
+OVERRUN_QUIET = 1.0  # seconds without an overrun that end a lagging episode
+
+
+class PeerObserver(Protocol):
+    """Receives a peer's events, always on the event loop thread."""
+
+    def on_local_description(self, sdp: str) -> None: ...
+
+    def on_local_candidate(self, mline: int, candidate: str) -> None: ...
+
+    def on_connection_state(self, state: str) -> None: ...
+
+    def on_failure(self, reason: str) -> None: ...
+
+
+class ViewerPeer:
+    def __init__(
+        self,
+        viewer_id: str,
+        media: MediaPipeline,
+        observer: PeerObserver,
+        loop: asyncio.AbstractEventLoop,
+        stun: tuple[str, ...] = (),
+    ) -> None:
+        self.id = viewer_id
+        self.media = media
+        self.observer = observer
+        self.loop = loop
+        self.stun = stun
+        self.offer_sdp: str | None = None
+        self.state = "new"
+        self.connected_at: float | None = None
+        self.created_at = time.monotonic()
+        self.overruns = 0
+        self._lag_started: float | None = None
+        self._last_overrun = 0.0
+        self._overrun_scheduled = False
+        self._branch: Branch | None = None
+        self._webrtc: Any = None
+        self._sink_pads: list[Any] = []
+        self._offer_requested = False
+        self._closed = False
+
+    # --- building -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Build the viewer's bin, link it into the running pipeline; the offer follows."""
+        viewer_bin = Gst.Bin.new(VIEWER_PREFIX + self.id)
+        webrtc = gst.make("webrtcbin", "webrtc", bundle_policy="max-bundle")
+        if self.stun:
+            webrtc.set_property("stun-server", self.stun[0].replace("stun:", "stun://", 1))
+        viewer_bin.add(webrtc)
+        kinds = ["video", "audio"] if self.media.has_audio else ["video"]
+        for kind in kinds:
+            queue = gst.make(
+                "queue",
+                f"{kind}-queue",
+                leaky="downstream",
+                max_size_buffers=0,
+                max_size_bytes=QUEUE_MAX_BYTES,
+                max_size_time=QUEUE_MAX_TIME_NS,
+                silent=False,
+            )
+            viewer_bin.add(queue)
+            sink = webrtc.request_pad_simple("sink_%u")
+            # Separate stream ids: Chromium then does not hold video back to lip-sync it
+            # with audio's larger jitter buffer (+30-60 ms measured).
+            sink.set_property("msid", f"aether-{kind}")
+            transceiver = sink.get_property("transceiver")
+            transceiver.set_property(
+                "direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY
+            )
+            if kind == "video":
+                transceiver.set_property("do-nack", True)
+            queue.get_static_pad("src").link(sink)
+            viewer_bin.add_pad(Gst.GhostPad.new(kind, queue.get_static_pad("sink")))
+            queue.connect("overrun", self._on_overrun_thread)
+            sink.connect("notify::caps", self._on_caps_thread)
+            self._sink_pads.append(sink)
+        webrtc.connect("on-ice-candidate", self._on_ice_candidate_thread)
+        webrtc.connect("notify::connection-state", self._on_connection_state_thread)
+        self._webrtc = webrtc
+        self._branch = self.media.attach(viewer_bin)
+        self._maybe_offer()
+
+    # --- GStreamer threads -> loop ----------------------------------------------------
+
+    def _call(self, func: Any, *args: Any) -> None:
+        if not self._closed:
+            self.loop.call_soon_threadsafe(func, *args)
+
+    def _on_caps_thread(self, _pad: Any, _pspec: Any) -> None:
+        self._call(self._maybe_offer)
+
+    def _on_ice_candidate_thread(self, _webrtc: Any, mline: int, candidate: str) -> None:
+        self._call(self._emit_candidate, mline, candidate)
+
+    def _on_connection_state_thread(self, webrtc: Any, _pspec: Any) -> None:
+        state = webrtc.get_property("connection-state").value_nick
+        self._call(self._on_connection_state, state)
+
+    def _on_overrun_thread(self, _queue: Any) -> None:
+        # Called for every packet while the queue is full: schedule at most one hand-over.
+        self.overruns += 1
+        if not self._overrun_scheduled:
+            self._overrun_scheduled = True
+            self._call(self._on_overrun)
+
+    # --- on the loop ------------------------------------------------------------------
+
+    def _emit_candidate(self, mline: int, candidate: str) -> None:
+        if not self._closed:
+            self.observer.on_local_candidate(mline, candidate)
+
+    def _maybe_offer(self) -> None:
+        if self._offer_requested or self._closed or self._webrtc is None:
+            return
+        if not all(pad.get_current_caps() is not None for pad in self._sink_pads):
+            return
+        self._offer_requested = True
+        promise = Gst.Promise.new_with_change_func(self._on_offer_created_thread, None)
+        self._webrtc.emit("create-offer", None, promise)
+
+    def _on_offer_created_thread(self, promise: Any, _data: Any) -> None:
+        reply = promise.get_reply()
+        offer = reply.get_value("offer") if reply is not None else None
+        if offer is None:
+            error = reply.get_value("error") if reply is not None else None
+            self._call(self._fail, f"could not create an offer: {error}")
+            return
+        self._webrtc.emit("set-local-description", offer, None)
+        self._call(self._offer_ready, offer.sdp.as_text())
+
+    def _offer_ready(self, sdp: str) -> None:
+        if self._closed:
+            return
+        self.offer_sdp = sdp
+        self.observer.on_local_description(sdp)
+
+    def _on_connection_state(self, state: str) -> None:
+        if self._closed or state == self.state:
+            return
+        self.state = state
+        log.info("viewer %s: connection %s", self.id, state)
+        if state == "connected":
+            self.connected_at = time.monotonic()
+            # A joining viewer gets a keyframe now, not at the next periodic one.
+            self.media.request_keyframe(f"viewer {self.id} connected")
+        self.observer.on_connection_state(state)
+        if state == "failed":
+            self._fail("WebRTC connection failed (ICE or DTLS)")
+
+    def _on_overrun(self) -> None:
+        self._overrun_scheduled = False
+        if self._closed:
+            return
+        now = time.monotonic()
+        if self._lag_started is None or now - self._last_overrun > OVERRUN_QUIET:
+            self._lag_started = now
+            log.warning("viewer %s: falling behind; dropping its oldest packets", self.id)
+            # Dropped packets break the picture until the next keyframe: ask for one.
+            self.media.request_keyframe(f"viewer {self.id} lagging")
+        self._last_overrun = now
+        if now - self._lag_started >= LAG_LIMIT:
+            self._fail(f"too slow: fell behind the stream for {LAG_LIMIT:.0f} s")
+
+    def _fail(self, reason: str) -> None:
+        if not self._closed:
+            log.warning("viewer %s: %s", self.id, reason)
+            self.observer.on_failure(reason)
+
+    # --- commands from signaling (loop thread) -----------------------------------------
+
+    def set_answer(self, sdp: str) -> None:
+        """Apply the viewer's answer; raises ProtocolError when it is unusable."""
+        if self.offer_sdp is None:
+            raise ProtocolError("unexpected", "no offer has been sent yet")
+        if self._webrtc.get_property("remote-description") is not None:
+            raise ProtocolError("unexpected", "an answer was already applied")
+        check_answer(self.offer_sdp, sdp)
+        result, message = GstSdp.SDPMessage.new_from_text(sdp)
+        if result != GstSdp.SDPResult.OK:
+            raise ProtocolError("bad-sdp", "the SDP could not be parsed")
+        answer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, message)
+        promise = Gst.Promise.new_with_change_func(self._on_answer_set_thread, None)
+        self._webrtc.emit("set-remote-description", answer, promise)
+
+    def _on_answer_set_thread(self, promise: Any, _data: Any) -> None:
+        reply = promise.get_reply()
+        if reply is not None and reply.has_field("error"):
+            error = reply.get_value("error")
+            self._call(self._fail, f"answer rejected by webrtcbin: {error}")
+
+    def add_candidate(self, mline: int, candidate: str) -> None:
+        if not candidate:
+            return  # end-of-candidates
+        if not candidate_is_plausible(candidate):
+            raise ProtocolError("bad-candidate", "not an ICE candidate line")
+        if not 0 <= mline < len(self._sink_pads):
+            raise ProtocolError("bad-candidate", f"sdpMLineIndex {mline} out of range")
+        if self._webrtc.get_property("remote-description") is None:
+            raise ProtocolError("unexpected", "candidate before answer")
+        self._webrtc.emit("add-ice-candidate", mline, candidate.removeprefix("a="))
+
+    async def close(self) -> None:
+        """Unlink and free everything; safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        branch, self._branch = self._branch, None
+        if branch is not None:
+            await self.loop.run_in_executor(None, self.media.detach, branch)
+        self._webrtc = None
+        self._sink_pads.clear()

@@ -1,0 +1,92 @@
+"""`aether serve`: wire the layers together, run until a signal, shut down in order."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import signal
+
+from aiohttp import web
+
+from aether import gst
+from aether.capture import resolve_audio, resolve_video
+from aether.config import Config
+from aether.encode import OpusEncoder, resolve_encoder
+from aether.errors import StartupError
+from aether.fanout.pipeline import MediaPipeline
+from aether.peers.registry import Viewers
+from aether.web.app import create_app
+
+log = logging.getLogger(__name__)
+
+BASE_ELEMENTS = (
+    "webrtcbin", "nicesink", "rtph264pay", "rtpopuspay", "opusenc", "queue", "tee",
+    "capsfilter", "videoconvert", "videoscale", "audioconvert", "audioresample",
+)  # fmt: skip
+
+
+def public_url(config: Config) -> str:
+    host = config.host
+    if host in ("0.0.0.0", "::"):
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{config.port}/"
+
+
+async def serve(config: Config) -> int:
+    """Run the server; returns the process exit code."""
+    loop = asyncio.get_running_loop()
+    gst.require(*BASE_ELEMENTS)
+    log.info("gstreamer %s initialised", gst.Gst.version_string())
+    log.info("config: %s", config.summary())
+
+    media = MediaPipeline(
+        resolve_video(config), resolve_audio(config), resolve_encoder(config), OpusEncoder(config)
+    )
+    media.build()
+    stop = asyncio.Event()
+    exit_code = 0
+
+    def fatal(reason: str) -> None:
+        nonlocal exit_code
+        log.error("stopping: media pipeline failed: %s", reason)
+        exit_code = 1
+        stop.set()
+
+    media.on_fatal = fatal
+    await media.start(loop)
+
+    viewers = Viewers(media, loop, config.max_viewers, config.stun)
+    runner = web.AppRunner(create_app(config, viewers), handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await media.stop()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"port {config.port} on {config.host} is already in use",
+                fix="stop the other program or choose another port with --port/AETHER_PORT",
+            ) from None
+        raise StartupError(f"cannot listen on {config.host}:{config.port}: {exc}") from None
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("serving on %s (signaling at /signal, health at /health)", public_url(config))
+
+    await stop.wait()
+    log.info("shutting down: %d viewer(s) to close", len(viewers))
+    for peer in viewers:
+        peer.observer.on_failure("server shutting down")
+    # Sessions end on their own once told; give them a moment, then close the rest.
+    await runner.shutdown()
+    await runner.cleanup()
+    for peer in viewers:
+        await viewers.remove(peer)
+    await media.stop()
+    log.info("stopped")
+    return exit_code

@@ -1,0 +1,1 @@
+"""Signaling: the versioned JSON protocol over WebSocket (see docs/signaling.md)."""

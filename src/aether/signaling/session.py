@@ -1,0 +1,147 @@
+"""One viewer's signaling over a WebSocket: protocol messages <-> its ViewerPeer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from aiohttp import WSMsgType, web
+
+from aether.errors import ProtocolError
+from aether.peers.registry import Viewers
+from aether.peers.viewer import ViewerPeer
+from aether.signaling import protocol
+
+log = logging.getLogger(__name__)
+
+NEGOTIATION_TIMEOUT = 30.0  # seconds from welcome to a connected peer
+WS_HARD_LIMIT = 1024 * 1024  # aiohttp closes the socket beyond this; below, we reply
+
+
+class SignalingSession:
+    """Implements PeerObserver for the peer it owns; every method runs on the loop."""
+
+    def __init__(self, ws: web.WebSocketResponse, viewers: Viewers, address: str) -> None:
+        self.ws = ws
+        self.viewers = viewers
+        self.address = address
+        self.peer: ViewerPeer | None = None
+        self._outbox: asyncio.Queue[protocol.Message | None] = asyncio.Queue()
+        self._done = asyncio.Event()
+        self._close_reason = ""
+
+    # --- PeerObserver ----------------------------------------------------------------
+
+    def on_local_description(self, sdp: str) -> None:
+        self.send(protocol.offer(sdp))
+
+    def on_local_candidate(self, mline: int, candidate: str) -> None:
+        self.send(protocol.ice(mline, candidate))
+
+    def on_connection_state(self, state: str) -> None:
+        self.send(protocol.state(state))
+
+    def on_failure(self, reason: str) -> None:
+        self.send(protocol.error("peer-failed", reason))
+        self.finish(reason)
+
+    # --- plumbing --------------------------------------------------------------------
+
+    def send(self, message: protocol.Message) -> None:
+        if not self._done.is_set():
+            self._outbox.put_nowait(message)
+
+    def finish(self, reason: str) -> None:
+        """Say bye and end the session (idempotent)."""
+        if not self._done.is_set():
+            self._close_reason = reason
+            self._outbox.put_nowait(protocol.bye(reason))
+            self._outbox.put_nowait(None)
+            self._done.set()
+
+    async def _writer(self) -> None:
+        while (message := await self._outbox.get()) is not None:
+            try:
+                await self.ws.send_json(message)
+            except (ConnectionError, RuntimeError):
+                break
+        await self.ws.close()
+
+    async def _watchdog(self) -> None:
+        await asyncio.sleep(NEGOTIATION_TIMEOUT)
+        if self.peer is not None and self.peer.connected_at is None:
+            self.send(protocol.error("timeout", "negotiation did not complete in time"))
+            self.finish("negotiation timeout")
+
+    async def run(self) -> None:
+        writer = asyncio.create_task(self._writer(), name="signal-writer")
+        watchdog: asyncio.Task[None] | None = None
+        try:
+            try:
+                self.peer = self.viewers.admit(self)
+            except ProtocolError as exc:
+                self.send(protocol.error(exc.code, str(exc)))
+                self.finish(exc.code)
+                return
+            log.info("viewer %s: signaling from %s", self.peer.id, self.address)
+            self.send(protocol.welcome(self.peer.id, protocol.ice_servers(self.viewers.stun)))
+            watchdog = asyncio.create_task(self._watchdog(), name="signal-watchdog")
+            reader = asyncio.create_task(self._reader(), name="signal-reader")
+            done_wait = asyncio.create_task(self._done.wait(), name="signal-done")
+            await asyncio.wait({reader, done_wait}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (reader, done_wait):
+                task.cancel()
+            self.finish(self._close_reason or "closed")
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+            self.finish("closed")
+            try:
+                await asyncio.wait_for(writer, timeout=2)
+            except TimeoutError:
+                writer.cancel()
+            if self.peer is not None:
+                await self.viewers.remove(self.peer)
+
+    async def _reader(self) -> None:
+        async for msg in self.ws:
+            if msg.type == WSMsgType.TEXT:
+                self._handle(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                self.send(protocol.error("bad-message", "binary frames are not part of the protocol"))
+            elif msg.type == WSMsgType.ERROR:
+                log.info("viewer %s: websocket error %s", self._vid, self.ws.exception())
+                return
+            if self._done.is_set():
+                return
+        self._close_reason = self._close_reason or "viewer left"
+
+    @property
+    def _vid(self) -> str:
+        return self.peer.id if self.peer else "-"
+
+    def _handle(self, raw: str) -> None:
+        assert self.peer is not None
+        try:
+            message = protocol.parse_client_message(raw)
+            if isinstance(message, protocol.Answer):
+                self.peer.set_answer(message.sdp)
+            elif isinstance(message, protocol.Candidate):
+                self.peer.add_candidate(message.sdp_mline_index, message.candidate)
+            elif isinstance(message, protocol.Ping):
+                self.send(protocol.pong(message.id))
+            elif isinstance(message, protocol.Bye):
+                self.finish(message.reason or "viewer said bye")
+        except ProtocolError as exc:
+            log.info("viewer %s: rejected message: %s (%s)", self._vid, exc, exc.code)
+            self.send(protocol.error(exc.code, str(exc)))
+
+
+async def handle_signal(request: web.Request) -> web.StreamResponse:
+    from aether.web.keys import VIEWERS
+
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=WS_HARD_LIMIT)
+    await ws.prepare(request)
+    session = SignalingSession(ws, request.app[VIEWERS], request.remote or "?")
+    await session.run()
+    return ws
+

@@ -1,0 +1,1 @@
+"""HTTP edge: the aiohttp application, the player page and its static files."""

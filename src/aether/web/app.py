@@ -1,0 +1,57 @@
+"""The aiohttp application: player page, static files, health and signaling."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from aiohttp import web
+
+from aether.config import Config
+from aether.peers.registry import Viewers
+from aether.signaling.session import handle_signal
+from aether.web.keys import CONFIG, VIEWERS
+
+STATIC = resources.files("aether.web") / "static"
+
+# The page loads only its own script and style; media arrives over WebRTC.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; connect-src 'self' ws: wss:; media-src 'self' blob: mediastream:; "
+        "img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+async def index(_request: web.Request) -> web.Response:
+    body = (STATIC / "index.html").read_text(encoding="utf-8")
+    return web.Response(text=body, content_type="text/html", headers=SECURITY_HEADERS)
+
+
+async def health(_request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+def static_file(name: str, content_type: str) -> web.RequestHandler:  # type: ignore[type-arg]
+    async def handler(_request: web.Request) -> web.Response:
+        body = (STATIC / name).read_text(encoding="utf-8")
+        return web.Response(
+            text=body,
+            content_type=content_type,
+            headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"},
+        )
+
+    return handler
+
+
+def create_app(config: Config, viewers: Viewers) -> web.Application:
+    app = web.Application()
+    app[CONFIG] = config
+    app[VIEWERS] = viewers
+    app.router.add_get("/", index)
+    app.router.add_get("/health", health)
+    app.router.add_get("/signal", handle_signal)
+    app.router.add_get("/player.js", static_file("player.js", "text/javascript"))
+    app.router.add_get("/player.css", static_file("player.css", "text/css"))
+    return app

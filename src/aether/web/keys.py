@@ -1,0 +1,11 @@
+"""Typed keys for state stored on the aiohttp application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from aether.config import Config
+from aether.peers.registry import Viewers
+
+CONFIG = web.AppKey("config", Config)
+VIEWERS = web.AppKey("viewers", Viewers)

@@ -1,0 +1,168 @@
+// Aether player: WebSocket signaling (protocol v1, docs/signaling.md) + one
+// receive-only RTCPeerConnection. Reconnects by itself with backoff.
+"use strict";
+
+(() => {
+  const video = document.getElementById("video");
+  const stateEl = document.getElementById("state");
+  const overlay = document.getElementById("overlay");
+  const unmuteBtn = document.getElementById("unmute");
+  const fullscreenBtn = document.getElementById("fullscreen");
+
+  // Exposed for tests and debugging: window.aether.pc.getStats() etc.
+  const session = {
+    pc: null, ws: null, viewer: null, status: "idle", lastError: null,
+    connects: 0, firstFrameMs: null, startedAt: performance.now(),
+  };
+  window.aether = session;
+
+  let retries = 0;
+  let retryTimer = null;
+  let watchdog = null;
+
+  function setStatus(status, text) {
+    session.status = status;
+    stateEl.dataset.state = status;
+    stateEl.textContent = text || status;
+    overlay.classList.toggle("quiet", status === "playing");
+  }
+
+  function signalUrl() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    return `${scheme}//${location.host}/signal`;
+  }
+
+  function teardown() {
+    clearTimeout(watchdog);
+    if (session.pc) { session.pc.close(); session.pc = null; }
+    if (session.ws) {
+      session.ws.onclose = null;
+      session.ws.close();
+      session.ws = null;
+    }
+  }
+
+  function scheduleReconnect(reason) {
+    teardown();
+    if (retryTimer) return;
+    const delay = Math.min(10000, 500 * 2 ** retries) * (0.8 + Math.random() * 0.4);
+    retries += 1;
+    setStatus("retrying", `${reason}; retrying in ${(delay / 1000).toFixed(1)} s`);
+    retryTimer = setTimeout(() => { retryTimer = null; connect(); }, delay);
+  }
+
+  function tryPlay() {
+    video.play().then(() => {
+      unmuteBtn.hidden = !video.muted;
+    }).catch(() => {
+      unmuteBtn.hidden = false;
+    });
+  }
+
+  function connect() {
+    teardown();
+    session.connects += 1;
+    session.startedAt = performance.now();
+    session.firstFrameMs = null;
+    setStatus("connecting", "connecting…");
+    const ws = new WebSocket(signalUrl());
+    session.ws = ws;
+    const stream = new MediaStream();
+    const send = (msg) => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg)); };
+
+    ws.onmessage = async (event) => {
+      let msg;
+      try { msg = JSON.parse(event.data); } catch { return; }
+      const pc = session.pc;
+      try {
+        switch (msg.type) {
+          case "welcome": {
+            session.viewer = msg.viewer;
+            const peer = new RTCPeerConnection({ iceServers: msg.iceServers || [] });
+            session.pc = peer;
+            peer.ontrack = (e) => {
+              stream.addTrack(e.track);
+              if (video.srcObject !== stream) video.srcObject = stream;
+              tryPlay();
+            };
+            peer.onicecandidate = (e) => send({
+              type: "ice",
+              candidate: e.candidate ? e.candidate.candidate : null,
+              sdpMLineIndex: e.candidate ? e.candidate.sdpMLineIndex : 0,
+            });
+            peer.onconnectionstatechange = () => onPeerState(peer);
+            break;
+          }
+          case "offer": {
+            await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
+            const answer = await pc.createAnswer();
+            await pc.setLocalDescription(answer);
+            send({ type: "answer", sdp: answer.sdp });
+            break;
+          }
+          case "ice":
+            if (pc && msg.candidate) {
+              await pc.addIceCandidate({ candidate: msg.candidate, sdpMLineIndex: msg.sdpMLineIndex });
+            }
+            break;
+          case "error":
+            session.lastError = msg;
+            console.warn("aether:", msg.code, msg.message);
+            setStatus("error", `${msg.code}: ${msg.message}`);
+            break;
+          case "bye":
+            scheduleReconnect(`server ended the session (${msg.reason})`);
+            break;
+          default:
+            break;
+        }
+      } catch (err) {
+        console.error("aether: signaling step failed", err);
+        scheduleReconnect(`negotiation failed: ${err.message || err}`);
+      }
+    };
+    ws.onclose = () => scheduleReconnect("signaling connection closed");
+  }
+
+  function onPeerState(peer) {
+    const s = peer.connectionState;
+    clearTimeout(watchdog);
+    if (s === "connected") {
+      retries = 0;
+      setStatus("playing", "live");
+      watchFirstFrame();
+    } else if (s === "disconnected") {
+      setStatus("connecting", "connection interrupted…");
+      watchdog = setTimeout(() => scheduleReconnect("connection lost"), 5000);
+    } else if (s === "failed") {
+      scheduleReconnect("connection failed");
+    } else {
+      setStatus("connecting", `connecting (${s})…`);
+    }
+  }
+
+  function watchFirstFrame() {
+    if (!("requestVideoFrameCallback" in HTMLVideoElement.prototype)) return;
+    video.requestVideoFrameCallback(() => {
+      if (session.firstFrameMs === null) {
+        session.firstFrameMs = performance.now() - session.startedAt;
+      }
+    });
+  }
+
+  unmuteBtn.addEventListener("click", () => {
+    video.muted = false;
+    tryPlay();
+  });
+  fullscreenBtn.addEventListener("click", () => {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else document.getElementById("stage").requestFullscreen().catch(() => {});
+  });
+  window.addEventListener("beforeunload", () => {
+    if (session.ws && session.ws.readyState === WebSocket.OPEN) {
+      session.ws.send(JSON.stringify({ type: "bye", reason: "page closed" }));
+    }
+  });
+
+  connect();
+})();

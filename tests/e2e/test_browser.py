@@ -1,0 +1,78 @@
+"""End to end: a real server, a real X display and PulseAudio, real Chromium tabs."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import audio_packets, decoded, stats, wait_for
+from tests.helpers import ServerProcess, pulseaudio, xvfb
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def desktop() -> Iterator[dict[str, str]]:
+    """Xvfb + PulseAudio with something playing into the default sink."""
+    with xvfb(1280, 720) as display, pulseaudio() as pulse_env:
+        env = {"DISPLAY": display, **pulse_env}
+        tone = subprocess.Popen(
+            ["gst-launch-1.0", "-q", "audiotestsrc", "is-live=true", "wave=sine", "!",
+             "pulsesink"],
+            env={**__import__("os").environ, **pulse_env},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield env
+        finally:
+            tone.terminate()
+            tone.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(desktop: dict[str, str]) -> Iterator[ServerProcess]:
+    with ServerProcess(
+        "--source", "x11", "--audio", "pulse", "--width", "1280", "--height", "720",
+        "--fps", "30", "--bitrate", "4000",
+        env={**desktop, "AETHER_DISPLAY": desktop["DISPLAY"]},
+    ) as srv:
+        yield srv
+
+
+def open_player(browser: Any, url: str) -> Any:
+    context = browser.new_context()  # own context: background tabs get ~1 fps in headless
+    page = context.new_page()
+    page.goto(url + "/")
+    return page
+
+
+def test_player_decodes_x11_video_and_pulse_audio(browser: Any, server: ServerProcess) -> None:
+    page = open_player(browser, server.url)
+    try:
+        first = wait_for(page, lambda s: decoded(s) > 10 and audio_packets(s) > 10,
+                         what="video frames and Opus packets")
+        assert first["video"]["codec"] == "video/H264"
+        assert first["audio"]["codec"].lower() == "audio/opus"
+        page.wait_for_timeout(1500)
+        later = stats(page)
+        assert decoded(later) > decoded(first) + 20, "video stopped decoding"
+        assert audio_packets(later) > audio_packets(first) + 50, "audio stopped arriving"
+    finally:
+        page.context.close()
+    assert "x11" in server.output()
+
+
+def test_three_tabs_decode_at_once(browser: Any, server: ServerProcess) -> None:
+    pages = [open_player(browser, server.url) for _ in range(3)]
+    try:
+        firsts = [wait_for(p, lambda s: decoded(s) > 5, what="frames") for p in pages]
+        for p in pages:
+            p.wait_for_timeout(1000)
+        for page, first in zip(pages, firsts, strict=True):
+            assert decoded(stats(page)) > decoded(first) + 10
+    finally:
+        for p in pages:
+            p.context.close()

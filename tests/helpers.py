@@ -1,0 +1,159 @@
+"""Real processes for integration and end-to-end tests: the server, Xvfb, PulseAudio."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def in_private_netns() -> bool:
+    """True when a non-loopback interface with an IPv4 address exists (ICE can gather)."""
+    out = subprocess.run(["ip", "-o", "-4", "addr"], capture_output=True, text=True).stdout
+    return any(line.split()[1] != "lo" for line in out.splitlines() if line.strip())
+
+
+class ServerProcess:
+    """`aether serve` as a child process with its output captured to a file."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None, port: int | None = None):
+        self.port = port or free_port()
+        self.args = ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--stun", "none",
+                     *args]
+        self.env = {**os.environ, "AETHER_LOG": "info,aether=debug", **(env or {})}
+        self.log = tempfile.NamedTemporaryFile("w+", prefix="aether-", suffix=".log", delete=False)
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> ServerProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "aether", *self.args],
+            env=self.env, stdout=self.log, stderr=subprocess.STDOUT, text=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited {self.proc.returncode}:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server not healthy in {timeout} s:\n{self.output()}")
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text()
+
+    def stop(self, timeout: float = 15.0) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def run_to_exit(self, timeout: float = 30.0) -> tuple[int, str]:
+        """Run a server expected to fail at start-up; returns (exit code, output)."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "aether", *self.args],
+            env=self.env, capture_output=True, text=True, timeout=timeout,
+        )
+        return proc.returncode, proc.stdout + proc.stderr
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _free_display() -> int:
+    for n in range(90, 200):
+        if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists():
+            return n
+    raise RuntimeError("no free X display number")
+
+
+@contextlib.contextmanager
+def xvfb(width: int = 1280, height: int = 720) -> Iterator[str]:
+    """A private Xvfb; yields its DISPLAY name."""
+    if shutil.which("Xvfb") is None:
+        raise RuntimeError("Xvfb not installed: run scripts/setup.sh --test")
+    number = _free_display()
+    proc = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp",
+         "-noreset"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not Path(f"/tmp/.X11-unix/X{number}").exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Xvfb :{number} did not start")
+            time.sleep(0.05)
+        yield f":{number}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextlib.contextmanager
+def pulseaudio() -> Iterator[dict[str, str]]:
+    """A private PulseAudio with a null sink as default; yields env vars to reach it."""
+    runtime = Path(tempfile.mkdtemp(prefix="aether-pulse-"))
+    socket_path = runtime / "native"
+    env = {
+        **os.environ,
+        "HOME": str(runtime),
+        "XDG_RUNTIME_DIR": str(runtime),
+        "PULSE_RUNTIME_PATH": str(runtime),
+    }
+    proc = subprocess.Popen(
+        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
+         "--use-pid-file=no", "--system=false",
+         f"--load=module-native-protocol-unix socket={socket_path} auth-anonymous=1",
+         "--load=module-null-sink sink_name=aether_test"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    client_env = {"PULSE_SERVER": f"unix:{socket_path}"}
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            ok = subprocess.run(["pactl", "set-default-sink", "aether_test"],
+                                env={**os.environ, **client_env}, capture_output=True)
+            if ok.returncode == 0:
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("PulseAudio did not start")
+            time.sleep(0.1)
+        yield client_env
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(runtime, ignore_errors=True)
