@@ -35,8 +35,16 @@ class ServerProcess:
 
     def __init__(self, *args: str, env: dict[str, str] | None = None, port: int | None = None):
         self.port = port or free_port()
-        self.args = ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--stun", "none",
-                     *args]
+        self.args = [
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--stun",
+            "none",
+            *args,
+        ]
         self.env = {**os.environ, "AETHER_LOG": "info,aether=debug", **(env or {})}
         self.log = tempfile.NamedTemporaryFile("w+", prefix="aether-", suffix=".log", delete=False)
         self.proc: subprocess.Popen[str] | None = None
@@ -45,10 +53,17 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/signal"
+
     def start(self, timeout: float = 20.0) -> ServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "aether", *self.args],
-            env=self.env, stdout=self.log, stderr=subprocess.STDOUT, text=True,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -63,7 +78,8 @@ class ServerProcess:
         raise RuntimeError(f"server not healthy in {timeout} s:\n{self.output()}")
 
     def output(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return Path(self.log.name).read_text()
 
     def stop(self, timeout: float = 15.0) -> int:
@@ -82,7 +98,10 @@ class ServerProcess:
         """Run a server expected to fail at start-up; returns (exit code, output)."""
         proc = subprocess.run(
             [sys.executable, "-m", "aether", *self.args],
-            env=self.env, capture_output=True, text=True, timeout=timeout,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         return proc.returncode, proc.stdout + proc.stderr
 
@@ -107,9 +126,18 @@ def xvfb(width: int = 1280, height: int = 720) -> Iterator[str]:
         raise RuntimeError("Xvfb not installed: run scripts/setup.sh --test")
     number = _free_display()
     proc = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp",
-         "-noreset"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "Xvfb",
+            f":{number}",
+            "-screen",
+            "0",
+            f"{width}x{height}x24",
+            "-nolisten",
+            "tcp",
+            "-noreset",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 10
@@ -135,18 +163,30 @@ def pulseaudio() -> Iterator[dict[str, str]]:
         "PULSE_RUNTIME_PATH": str(runtime),
     }
     proc = subprocess.Popen(
-        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
-         "--use-pid-file=no", "--system=false",
-         f"--load=module-native-protocol-unix socket={socket_path} auth-anonymous=1",
-         "--load=module-null-sink sink_name=aether_test"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "pulseaudio",
+            "-n",
+            "--daemonize=no",
+            "--exit-idle-time=-1",
+            "--disallow-exit",
+            "--use-pid-file=no",
+            "--system=false",
+            f"--load=module-native-protocol-unix socket={socket_path} auth-anonymous=1",
+            "--load=module-null-sink sink_name=aether_test",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     client_env = {"PULSE_SERVER": f"unix:{socket_path}"}
     try:
         deadline = time.monotonic() + 10
         while True:
-            ok = subprocess.run(["pactl", "set-default-sink", "aether_test"],
-                                env={**os.environ, **client_env}, capture_output=True)
+            ok = subprocess.run(
+                ["pactl", "set-default-sink", "aether_test"],
+                env={**os.environ, **client_env},
+                capture_output=True,
+            )
             if ok.returncode == 0:
                 break
             if proc.poll() is not None or time.monotonic() > deadline:

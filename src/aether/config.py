@@ -8,13 +8,13 @@ and what is allowed.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aether.errors import ConfigError
+from aether.logsetup import parse_filter
 
 VIDEO_SOURCES = ("auto", "x11", "test")
 AUDIO_SOURCES = ("auto", "pulse", "test", "none")
@@ -150,8 +150,6 @@ def parse_monitor(text: str) -> str | None:
 
 
 def parse_log(text: str) -> str:
-    from aether.logsetup import parse_filter  # local import: logsetup imports nothing of ours
-
     parse_filter(text)
     return text
 
@@ -228,4 +226,3 @@ def load_config(flags: Mapping[str, str | None], environ: Mapping[str, str]) -> 
             "width/height", f"{config.width}x{config.height}", "even numbers (H.264 4:2:0)"
         )
     return config
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any
 
@@ -14,7 +15,7 @@ from gi.repository import Gst, GstSdp, GstWebRTC  # noqa: E402
 
 from aether.errors import MissingPluginError  # noqa: E402
 
-__all__ = ["Gst", "GstSdp", "GstWebRTC", "init", "make", "require", "DEBIAN_PACKAGE"]
+__all__ = ["DEBIAN_PACKAGE", "Gst", "GstSdp", "GstWebRTC", "init", "make", "require"]
 
 # Which Debian 12 package provides each element we use.
 DEBIAN_PACKAGE = {
@@ -78,6 +79,6 @@ def caps(text: str) -> Any:
 
 
 def link_many(*elements: Any) -> None:
-    for upstream, downstream in zip(elements, elements[1:], strict=False):
+    for upstream, downstream in itertools.pairwise(elements):
         if not upstream.link(downstream):
             raise RuntimeError(f"cannot link {upstream.get_name()} -> {downstream.get_name()}")

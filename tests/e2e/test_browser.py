@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import json
+import os
 import subprocess
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.e2e.conftest import audio_packets, decoded, stats, wait_for
@@ -20,10 +25,10 @@ def desktop() -> Iterator[dict[str, str]]:
     with xvfb(1280, 720) as display, pulseaudio() as pulse_env:
         env = {"DISPLAY": display, **pulse_env}
         tone = subprocess.Popen(
-            ["gst-launch-1.0", "-q", "audiotestsrc", "is-live=true", "wave=sine", "!",
-             "pulsesink"],
-            env={**__import__("os").environ, **pulse_env},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ["gst-launch-1.0", "-q", "audiotestsrc", "is-live=true", "wave=sine", "!", "pulsesink"],
+            env={**os.environ, **pulse_env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             yield env
@@ -35,8 +40,18 @@ def desktop() -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="module")
 def server(desktop: dict[str, str]) -> Iterator[ServerProcess]:
     with ServerProcess(
-        "--source", "x11", "--audio", "pulse", "--width", "1280", "--height", "720",
-        "--fps", "30", "--bitrate", "4000",
+        "--source",
+        "x11",
+        "--audio",
+        "pulse",
+        "--width",
+        "1280",
+        "--height",
+        "720",
+        "--fps",
+        "30",
+        "--bitrate",
+        "4000",
         env={**desktop, "AETHER_DISPLAY": desktop["DISPLAY"]},
     ) as srv:
         yield srv
@@ -52,8 +67,11 @@ def open_player(browser: Any, url: str) -> Any:
 def test_player_decodes_x11_video_and_pulse_audio(browser: Any, server: ServerProcess) -> None:
     page = open_player(browser, server.url)
     try:
-        first = wait_for(page, lambda s: decoded(s) > 10 and audio_packets(s) > 10,
-                         what="video frames and Opus packets")
+        first = wait_for(
+            page,
+            lambda s: decoded(s) > 10 and audio_packets(s) > 10,
+            what="video frames and Opus packets",
+        )
         assert first["video"]["codec"] == "video/H264"
         assert first["audio"]["codec"].lower() == "audio/opus"
         page.wait_for_timeout(1500)
@@ -76,3 +94,37 @@ def test_three_tabs_decode_at_once(browser: Any, server: ServerProcess) -> None:
     finally:
         for p in pages:
             p.context.close()
+
+
+def test_a_misbehaving_client_does_not_disturb_a_watching_viewer(
+    browser: Any, server: ServerProcess
+) -> None:
+    page = open_player(browser, server.url)
+    try:
+        before = wait_for(page, lambda s: decoded(s) > 5, what="frames")
+
+        async def misbehave() -> list[str]:
+            codes = []
+            async with aiohttp.ClientSession() as http:
+                async with http.ws_connect(server.ws_url) as ws:
+                    for raw in ("{oops", json.dumps({"type": "nope"}), "x" * 70_000):
+                        await ws.send_str(raw)
+                        while (msg := json.loads((await ws.receive()).data))["type"] != "error":
+                            pass
+                        codes.append(msg["code"])
+                # and one that vanishes in the middle of negotiation
+                ws = await http.ws_connect(server.ws_url)
+                await ws.receive()
+                await ws.close()
+            return codes
+
+        # Playwright's sync API owns this thread's event loop: run the client in another.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            codes = pool.submit(asyncio.run, misbehave()).result(timeout=30)
+        assert codes == ["bad-json", "unknown-type", "too-large"]
+        page.wait_for_timeout(1500)
+        after = stats(page)
+        assert after["state"] == "connected"
+        assert decoded(after) > decoded(before) + 20, "the watching viewer stalled"
+    finally:
+        page.context.close()

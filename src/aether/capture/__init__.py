@@ -35,8 +35,11 @@ def resolve_video(config: Config) -> VideoSource:
         try:
             probe_display(config.display)
         except SourceUnavailableError as exc:
-            log.info("source auto: X display %s unusable (%s); using the test pattern",
-                     config.display, exc)
+            log.info(
+                "source auto: X display %s unusable (%s); using the test pattern",
+                config.display,
+                exc,
+            )
             return TestVideoSource(config)
         name = "x11"
     factory = VIDEO.get(name)

@@ -19,14 +19,11 @@ class TestVideoSource:
 
     def elements(self) -> list[Any]:
         c = self.config
-        src = gst.make("videotestsrc", "capture", is_live=True, pattern="smpte",
-                       horizontal_speed=4)
+        src = gst.make("videotestsrc", "capture", is_live=True, pattern="smpte", horizontal_speed=4)
         caps = gst.make(
             "capsfilter",
             "capture-caps",
-            caps=gst.caps(
-                f"video/x-raw,width={c.width},height={c.height},framerate={c.fps}/1"
-            ),
+            caps=gst.caps(f"video/x-raw,width={c.width},height={c.height},framerate={c.fps}/1"),
         )
         clock = gst.make(
             "timeoverlay",

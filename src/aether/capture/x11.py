@@ -116,6 +116,8 @@ class X11Source:
             endy=a.y + a.height - 1,
         )
         rate = gst.make(
-            "capsfilter", "capture-caps", caps=gst.caps(f"video/x-raw,framerate={self.config.fps}/1")
+            "capsfilter",
+            "capture-caps",
+            caps=gst.caps(f"video/x-raw,framerate={self.config.fps}/1"),
         )
         return [src, rate]

@@ -29,8 +29,7 @@ class X264Encoder:
             "capsfilter",
             "raw-caps",
             caps=gst.caps(
-                f"video/x-raw,format=I420,width={c.width},height={c.height},"
-                "pixel-aspect-ratio=1/1"
+                f"video/x-raw,format=I420,width={c.width},height={c.height},pixel-aspect-ratio=1/1"
             ),
         )
         encoder = gst.make(

@@ -99,9 +99,7 @@ class ViewerPeer:
             # with audio's larger jitter buffer (+30-60 ms measured).
             sink.set_property("msid", f"aether-{kind}")
             transceiver = sink.get_property("transceiver")
-            transceiver.set_property(
-                "direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY
-            )
+            transceiver.set_property("direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
             if kind == "video":
                 transceiver.set_property("do-nack", True)
             queue.get_static_pad("src").link(sink)

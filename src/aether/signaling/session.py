@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+
 from aiohttp import WSMsgType, web
 
 from aether.errors import ProtocolError
 from aether.peers.registry import Viewers
 from aether.peers.viewer import ViewerPeer
 from aether.signaling import protocol
+from aether.web.keys import VIEWERS
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +109,7 @@ class SignalingSession:
             if msg.type == WSMsgType.TEXT:
                 self._handle(msg.data)
             elif msg.type == WSMsgType.BINARY:
-                self.send(protocol.error("bad-message", "binary frames are not part of the protocol"))
+                self.send(protocol.error("bad-message", "binary frames are not supported"))
             elif msg.type == WSMsgType.ERROR:
                 log.info("viewer %s: websocket error %s", self._vid, self.ws.exception())
                 return
@@ -137,11 +139,8 @@ class SignalingSession:
 
 
 async def handle_signal(request: web.Request) -> web.StreamResponse:
-    from aether.web.keys import VIEWERS
-
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=WS_HARD_LIMIT)
     await ws.prepare(request)
     session = SignalingSession(ws, request.app[VIEWERS], request.remote or "?")
     await session.run()
     return ws
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from importlib import resources
 
 from aiohttp import web
@@ -33,7 +34,7 @@ async def health(_request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-def static_file(name: str, content_type: str) -> web.RequestHandler:  # type: ignore[type-arg]
+def static_file(name: str, content_type: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(_request: web.Request) -> web.Response:
         body = (STATIC / name).read_text(encoding="utf-8")
         return web.Response(
