@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import os
 import shutil
@@ -12,10 +14,21 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_async(coro: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:
+    """Run a coroutine to completion in a worker thread with its own event loop.
+
+    Playwright's sync API owns the main thread's loop while a browser fixture is alive,
+    so tests never call asyncio.run() on the main thread.
+    """
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=timeout)
 
 
 def free_port() -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
 import os
 import subprocess
@@ -14,7 +12,7 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import audio_packets, decoded, stats, wait_for
-from tests.helpers import ServerProcess, pulseaudio, xvfb
+from tests.helpers import ServerProcess, pulseaudio, run_async, xvfb
 
 pytestmark = pytest.mark.e2e
 
@@ -118,9 +116,7 @@ def test_a_misbehaving_client_does_not_disturb_a_watching_viewer(
                 await ws.close()
             return codes
 
-        # Playwright's sync API owns this thread's event loop: run the client in another.
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            codes = pool.submit(asyncio.run, misbehave()).result(timeout=30)
+        codes = run_async(misbehave())
         assert codes == ["bad-json", "unknown-type", "too-large"]
         page.wait_for_timeout(1500)
         after = stats(page)

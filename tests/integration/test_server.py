@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.helpers import ServerProcess
+from tests.helpers import ServerProcess, run_async
 
 TEST_SOURCE = (
     "--source",
@@ -69,10 +69,6 @@ async def _receive(ws: aiohttp.ClientWebSocketResponse, kind: str) -> Any:
                 return data
 
 
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)
-
-
 def test_session_starts_with_welcome_then_an_h264_opus_offer(server: ServerProcess) -> None:
     async def scenario() -> tuple[Any, Any]:
         async with aiohttp.ClientSession() as http, http.ws_connect(server.ws_url) as ws:
@@ -80,7 +76,7 @@ def test_session_starts_with_welcome_then_an_h264_opus_offer(server: ServerProce
             offer = await _receive(ws, "offer")
             return welcome, offer
 
-    welcome, offer = run(scenario())
+    welcome, offer = run_async(scenario())
     assert welcome["v"] == 1 and welcome["viewer"]
     assert welcome["iceServers"] == []  # started with --stun none
     sdp = offer["sdp"]
@@ -116,7 +112,7 @@ def test_bad_messages_get_precise_errors_and_the_session_goes_on(server: ServerP
             assert (await _receive(ws, "pong"))["id"] == 7
         return codes
 
-    assert run(scenario()) == [code for _, code in cases] + ["bad-message"]
+    assert run_async(scenario()) == [code for _, code in cases] + ["bad-message"]
     assert get(server.url + "/health")[2] == "ok"
 
 
@@ -133,7 +129,7 @@ def test_viewer_limit_gives_a_clear_server_full_error(server: ServerProcess) -> 
                 await ws.close()
             return error, bye
 
-    error, bye = run(scenario())
+    error, bye = run_async(scenario())
     assert error["code"] == "server-full" and "3 viewers" in error["message"]
     assert bye["reason"] == "server-full"
 
@@ -148,7 +144,7 @@ def test_sigterm_shuts_down_cleanly_with_a_viewer_attached() -> None:
             srv.proc.send_signal(signal.SIGTERM)
             return await _receive(ws, "bye")
 
-    bye = run(hold())
+    bye = run_async(hold())
     assert bye["reason"] == "server shutting down"
     assert srv.stop() == 0
     assert "stopped" in srv.output()
