@@ -21,6 +21,7 @@ __all__ = ["DEBIAN_PACKAGE", "Gst", "GstSdp", "GstWebRTC", "init", "make", "requ
 DEBIAN_PACKAGE = {
     "webrtcbin": "gstreamer1.0-plugins-bad gstreamer1.0-nice",
     "nicesink": "gstreamer1.0-nice",
+    "dtlsdec": "gstreamer1.0-plugins-bad",
     "x264enc": "gstreamer1.0-plugins-ugly",
     "ximagesrc": "gstreamer1.0-plugins-good",
     "pulsesrc": "gstreamer1.0-plugins-good",

@@ -16,13 +16,14 @@ from aether.encode import OpusEncoder, resolve_encoder
 from aether.errors import StartupError
 from aether.fanout.pipeline import MediaPipeline
 from aether.peers.registry import Viewers
+from aether.peers.viewer import warm_up as peer_warm_up
 from aether.web.app import create_app
 
 log = logging.getLogger(__name__)
 
 BASE_ELEMENTS = (
     "webrtcbin", "nicesink", "rtph264pay", "rtpopuspay", "opusenc", "queue", "tee",
-    "capsfilter", "videoconvert", "videoscale", "audioconvert", "audioresample",
+    "capsfilter", "dtlsdec", "videoconvert", "videoscale", "audioconvert", "audioresample",
 )  # fmt: skip
 
 
@@ -40,6 +41,7 @@ async def serve(config: Config) -> int:
     loop = asyncio.get_running_loop()
     gst.require(*BASE_ELEMENTS)
     log.info("gstreamer %s initialised", gst.Gst.version_string())
+    peer_warm_up()
     log.info("config: %s", config.summary())
 
     media = MediaPipeline(

@@ -29,6 +29,15 @@ log = logging.getLogger(__name__)
 # for LAG_LIMIT seconds is disconnected; the shared encode never waits for it.
 QUEUE_MAX_TIME_NS = 500_000_000
 QUEUE_MAX_BYTES = 8 * 1024 * 1024
+# webrtcbin holds its sink pads until the session is negotiated. Until the viewer is
+# connected its queues keep only the newest packet, so it starts with live media, not a
+# stale half-second burst (and nothing counts as lagging yet).
+QUEUE_LIMITS_CONNECTING = {"max-size-buffers": 1, "max-size-bytes": 0, "max-size-time": 0}
+QUEUE_LIMITS_CONNECTED = {
+    "max-size-buffers": 0,
+    "max-size-bytes": QUEUE_MAX_BYTES,
+    "max-size-time": QUEUE_MAX_TIME_NS,
+}
 LAG_LIMIT = 3.0
 OVERRUN_QUIET = 1.0  # seconds without an overrun that end a lagging episode
 
@@ -70,7 +79,9 @@ class ViewerPeer:
         self._branch: Branch | None = None
         self._webrtc: Any = None
         self._sink_pads: list[Any] = []
+        self._queues: list[Any] = []
         self._offer_requested = False
+        self._answered = False
         self._closed = False
 
     # --- building -----------------------------------------------------------------
@@ -84,16 +95,10 @@ class ViewerPeer:
         viewer_bin.add(webrtc)
         kinds = ["video", "audio"] if self.media.has_audio else ["video"]
         for kind in kinds:
-            queue = gst.make(
-                "queue",
-                f"{kind}-queue",
-                leaky="downstream",
-                max_size_buffers=0,
-                max_size_bytes=QUEUE_MAX_BYTES,
-                max_size_time=QUEUE_MAX_TIME_NS,
-                silent=False,
-            )
+            queue = gst.make("queue", f"{kind}-queue", leaky="downstream", silent=False)
+            set_limits(queue, QUEUE_LIMITS_CONNECTING)
             viewer_bin.add(queue)
+            self._queues.append(queue)
             sink = webrtc.request_pad_simple("sink_%u")
             # Separate stream ids: Chromium then does not hold video back to lip-sync it
             # with audio's larger jitter buffer (+30-60 ms measured).
@@ -131,6 +136,8 @@ class ViewerPeer:
 
     def _on_overrun_thread(self, _queue: Any) -> None:
         # Called for every packet while the queue is full: schedule at most one hand-over.
+        if self.connected_at is None:
+            return  # the one-packet queue of a connecting viewer always overruns
         self.overruns += 1
         if not self._overrun_scheduled:
             self._overrun_scheduled = True
@@ -172,7 +179,9 @@ class ViewerPeer:
             return
         self.state = state
         log.info("viewer %s: connection %s", self.id, state)
-        if state == "connected":
+        if state == "connected" and self.connected_at is None:
+            for queue in self._queues:
+                set_limits(queue, QUEUE_LIMITS_CONNECTED)
             self.connected_at = time.monotonic()
             # A joining viewer gets a keyframe now, not at the next periodic one.
             self.media.request_keyframe(f"viewer {self.id} connected")
@@ -205,7 +214,7 @@ class ViewerPeer:
         """Apply the viewer's answer; raises ProtocolError when it is unusable."""
         if self.offer_sdp is None:
             raise ProtocolError("unexpected", "no offer has been sent yet")
-        if self._webrtc.get_property("remote-description") is not None:
+        if self._answered:
             raise ProtocolError("unexpected", "an answer was already applied")
         check_answer(self.offer_sdp, sdp)
         result, message = GstSdp.SDPMessage.new_from_text(sdp)
@@ -213,7 +222,9 @@ class ViewerPeer:
             raise ProtocolError("bad-sdp", "the SDP could not be parsed")
         answer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, message)
         promise = Gst.Promise.new_with_change_func(self._on_answer_set_thread, None)
+        # webrtcbin runs its operations in order, so candidates may follow at once.
         self._webrtc.emit("set-remote-description", answer, promise)
+        self._answered = True
 
     def _on_answer_set_thread(self, promise: Any, _data: Any) -> None:
         reply = promise.get_reply()
@@ -228,7 +239,7 @@ class ViewerPeer:
             raise ProtocolError("bad-candidate", "not an ICE candidate line")
         if not 0 <= mline < len(self._sink_pads):
             raise ProtocolError("bad-candidate", f"sdpMLineIndex {mline} out of range")
-        if self._webrtc.get_property("remote-description") is None:
+        if not self._answered:
             raise ProtocolError("unexpected", "candidate before answer")
         self._webrtc.emit("add-ice-candidate", mline, candidate.removeprefix("a="))
 
@@ -242,3 +253,17 @@ class ViewerPeer:
             await self.loop.run_in_executor(None, self.media.detach, branch)
         self._webrtc = None
         self._sink_pads.clear()
+        self._queues.clear()
+
+
+def set_limits(queue: Any, limits: dict[str, int]) -> None:
+    for name, value in limits.items():
+        queue.set_property(name, value)
+
+
+def warm_up() -> None:
+    """Pay one-time costs at start-up rather than on the first viewer's clock.
+
+    The first DTLS element generates the process-wide DTLS certificate (~0.4 s here).
+    """
+    gst.make("dtlsdec")
