@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -63,8 +64,12 @@ class ServerProcess:
         self.proc: subprocess.Popen[str] | None = None
 
     @property
+    def tls(self) -> bool:
+        return "--cert" in self.args
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def ws_url(self) -> str:
@@ -83,7 +88,8 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited {self.proc.returncode}:\n{self.output()}")
             try:
-                with urllib.request.urlopen(self.url + "/health", timeout=1) as r:
+                context = ssl._create_unverified_context() if self.tls else None
+                with urllib.request.urlopen(self.url + "/health", timeout=1, context=context) as r:
                     if r.status == 200:
                         return self
             except OSError:

@@ -11,8 +11,11 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from aether.access.policy import Network, parse_networks
+from aether.access.tokens import Token, parse_tokens
 from aether.errors import ConfigError
 from aether.logsetup import parse_filter
 
@@ -55,12 +58,32 @@ class Config:
     audio_bitrate: int = 96
     stun: tuple[str, ...] = (DEFAULT_STUN,)
     max_viewers: int = 100
+    tokens: tuple[Token, ...] = ()
+    token_file: str | None = None
+    allow_ips: tuple[Network, ...] = ()
+    trusted_proxies: tuple[Network, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    cert: str | None = None
+    key: str | None = None
+    max_message_rate: int = 50
+    negotiation_timeout: float = 30.0
     log: str = "info"
 
     def summary(self) -> str:
-        """One line for the start-up log (holds no secrets)."""
-        parts = [f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self)]
+        """One line for the start-up log. Secrets are reduced to a count and roles."""
+        parts = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "tokens":
+                value = f"{len(value)} ({', '.join(str(t.role) for t in value) or 'none'})"
+            elif isinstance(value, tuple):
+                value = ",".join(str(v) for v in value) or "none"
+            parts.append(f"{f.name}={value}")
         return " ".join(parts)
+
+    @property
+    def tls(self) -> bool:
+        return self.cert is not None
 
 
 # --- parsers: str -> value, raising ValueError with what is allowed -----------------------
@@ -149,6 +172,21 @@ def parse_monitor(text: str) -> str | None:
     return value or None
 
 
+def parse_origins(text: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in text.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not re.match(r"^https?://[A-Za-z0-9.\-\[\]:]+$", origin):
+            raise ValueError("comma-separated origins like https://example.com:8443, or *")
+    return origins
+
+
+def parse_file(text: str) -> str:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ValueError("the path of a readable file")
+    return str(path)
+
+
 def parse_log(text: str) -> str:
     parse_filter(text)
     return text
@@ -169,6 +207,7 @@ class Setting:
     help: str
     metavar: str = ""
     env_fallback: str = ""  # a conventional variable also honoured, e.g. DISPLAY
+    secret: bool = False  # never echo the value in errors
 
     @property
     def env(self) -> str:
@@ -198,6 +237,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("audio_bitrate", _int_in(6, 510), "Opus bitrate in kbit/s", "KBPS"),
     Setting("stun", parse_stun, "STUN server URLs, comma-separated, or 'none'", "URLS"),
     Setting("max_viewers", _int_in(1, 10_000), "most viewers at once", "N"),
+    Setting(
+        "tokens",
+        parse_tokens,
+        "access tokens ROLE:SECRET[:EXPIRES], comma-separated",
+        "LIST",
+        secret=True,
+    ),
+    Setting("token_file", parse_file, "file with one ROLE:SECRET[:EXPIRES] per line", "PATH"),
+    Setting("allow_ips", parse_networks, "only these client addresses/CIDRs may connect", "CIDRS"),
+    Setting(
+        "trusted_proxies", parse_networks, "proxies whose X-Forwarded-For names the client", "CIDRS"
+    ),
+    Setting("allowed_origins", parse_origins, "extra origins allowed to open /signal", "ORIGINS"),
+    Setting("cert", parse_file, "TLS certificate (PEM) for HTTPS/WSS", "PATH"),
+    Setting("key", parse_file, "TLS private key (PEM)", "PATH"),
+    Setting("max_message_rate", _int_in(1, 10_000), "signaling messages/s per viewer", "N"),
+    Setting("negotiation_timeout", _float_in(1, 600), "seconds to connect a viewer", "SEC"),
     Setting("log", parse_log, "log filter, e.g. info,aether.fanout=debug", "FILTER"),
 )
 
@@ -219,7 +275,16 @@ def load_config(flags: Mapping[str, str | None], environ: Mapping[str, str]) -> 
         try:
             values[setting.field] = setting.parse(text)
         except ValueError as exc:
-            raise ConfigError(f"{setting.field} ({source})", text, f"expected {exc}") from None
+            shown = "***" if setting.secret else text
+            raise ConfigError(f"{setting.field} ({source})", shown, f"expected {exc}") from None
+    if "token_file" in values:
+        try:
+            from_file = parse_tokens(Path(values["token_file"]).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError("token_file", values["token_file"], f"expected {exc}") from None
+        values["tokens"] = values.get("tokens", ()) + from_file
+    if ("cert" in values) != ("key" in values):
+        raise ConfigError("cert/key", "only one given", "both --cert and --key, or neither")
     config = Config(**values)
     if config.width % 2 or config.height % 2:
         raise ConfigError(

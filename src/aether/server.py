@@ -6,10 +6,13 @@ import asyncio
 import errno
 import logging
 import signal
+import socket
+import ssl
 
 from aiohttp import web
 
 from aether import gst
+from aether.access.tokens import Role, Token, mint
 from aether.capture import resolve_audio, resolve_video
 from aether.config import Config
 from aether.encode import OpusEncoder, resolve_encoder
@@ -17,6 +20,7 @@ from aether.errors import StartupError
 from aether.fanout.pipeline import MediaPipeline
 from aether.peers.registry import Viewers
 from aether.peers.viewer import warm_up as peer_warm_up
+from aether.web.access import AccessControl, needs_generated_token
 from aether.web.app import create_app
 
 log = logging.getLogger(__name__)
@@ -30,10 +34,25 @@ BASE_ELEMENTS = (
 def public_url(config: Config) -> str:
     host = config.host
     if host in ("0.0.0.0", "::"):
-        host = "localhost"
+        host = socket.gethostname()
     elif ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{config.port}/"
+    scheme = "https" if config.tls else "http"
+    return f"{scheme}://{host}:{config.port}/"
+
+
+def tls_context(config: Config) -> ssl.SSLContext | None:
+    if not config.tls:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(config.cert or "", config.key)
+    except (OSError, ssl.SSLError) as exc:
+        raise StartupError(
+            f"cannot load the TLS certificate/key: {exc}",
+            fix="--cert must be a PEM certificate (chain) and --key its PEM private key",
+        ) from None
+    return context
 
 
 async def serve(config: Config) -> int:
@@ -60,10 +79,16 @@ async def serve(config: Config) -> int:
     media.on_fatal = fatal
     await media.start(loop)
 
+    generated: tuple[Token, ...] = ()
+    if needs_generated_token(config):
+        generated = (mint(Role.ADMIN),)
+    access = AccessControl(config, generated)
     viewers = Viewers(media, loop, config.max_viewers, config.stun)
-    runner = web.AppRunner(create_app(config, viewers), handle_signals=False)
+    runner = web.AppRunner(
+        create_app(config, viewers, access), handle_signals=False, access_log=None
+    )
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
+    site = web.TCPSite(runner, config.host, config.port, ssl_context=tls_context(config))
     try:
         await site.start()
     except OSError as exc:
@@ -78,7 +103,21 @@ async def serve(config: Config) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    log.info("serving on %s (signaling at /signal, health at /health)", public_url(config))
+    url = public_url(config)
+    log.info("serving on %s (signaling at /signal, health at /health)", url)
+    if generated:
+        # Printed once, never logged: the token rides in the URL fragment, which browsers
+        # do not send to servers or proxies.
+        print(
+            f"\n  Reachable from other machines, so access needs a token. Open:\n"
+            f"    {url}#token={generated[0].secret}\n"
+            "  (a new token each start; set --tokens or --token-file to keep one)\n",
+            flush=True,
+        )
+    elif not access.required:
+        log.info("access: listening on loopback only; no token required")
+    else:
+        log.info("access: %d token(s) configured", len(config.tokens))
 
     await stop.wait()
     log.info("shutting down: %d viewer(s) to close", len(viewers))

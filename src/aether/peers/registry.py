@@ -36,12 +36,13 @@ class Viewers:
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(list(self._peers.values()))
 
-    def admit(self, observer: PeerObserver) -> ViewerPeer:
+    def admit(self, observer: PeerObserver, address: str = "") -> ViewerPeer:
         """Create and start a peer for a new viewer, or raise ProtocolError('server-full')."""
         if len(self._peers) >= self.max_viewers:
             raise ProtocolError("server-full", f"server full: {self.max_viewers} viewers watching")
         viewer_id = str(next(self._ids))
         peer = ViewerPeer(viewer_id, self.media, observer, self.loop, self.stun)
+        peer.address = address
         self._peers[viewer_id] = peer
         self.total_admitted += 1
         try:

@@ -69,6 +69,7 @@ class ViewerPeer:
         self.loop = loop
         self.stun = stun
         self.offer_sdp: str | None = None
+        self.address = ""
         self.state = "new"
         self.connected_at: float | None = None
         self.created_at = time.monotonic()

@@ -7,25 +7,36 @@ import logging
 
 from aiohttp import WSMsgType, web
 
+from aether.access.backoff import TokenBucket
 from aether.errors import ProtocolError
 from aether.peers.registry import Viewers
 from aether.peers.viewer import ViewerPeer
 from aether.signaling import protocol
-from aether.web.keys import VIEWERS
+from aether.web.access import CLIENT_ADDRESS, SUBPROTOCOL
+from aether.web.keys import CONFIG, VIEWERS
 
 log = logging.getLogger(__name__)
 
-NEGOTIATION_TIMEOUT = 30.0  # seconds from welcome to a connected peer
 WS_HARD_LIMIT = 1024 * 1024  # aiohttp closes the socket beyond this; below, we reply
 
 
 class SignalingSession:
     """Implements PeerObserver for the peer it owns; every method runs on the loop."""
 
-    def __init__(self, ws: web.WebSocketResponse, viewers: Viewers, address: str) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        viewers: Viewers,
+        address: str,
+        max_message_rate: int = 50,
+        negotiation_timeout: float = 30.0,
+    ) -> None:
         self.ws = ws
         self.viewers = viewers
         self.address = address
+        self.negotiation_timeout = negotiation_timeout
+        # Bursts up to two seconds' worth (ICE trickle comes in bursts), then the rate.
+        self._bucket = TokenBucket(rate=max_message_rate, burst=2 * max_message_rate)
         self.peer: ViewerPeer | None = None
         self._outbox: asyncio.Queue[protocol.Message | None] = asyncio.Queue()
         self._done = asyncio.Event()
@@ -69,7 +80,7 @@ class SignalingSession:
         await self.ws.close()
 
     async def _watchdog(self) -> None:
-        await asyncio.sleep(NEGOTIATION_TIMEOUT)
+        await asyncio.sleep(self.negotiation_timeout)
         if self.peer is not None and self.peer.connected_at is None:
             self.send(protocol.error("timeout", "negotiation did not complete in time"))
             self.finish("negotiation timeout")
@@ -79,7 +90,7 @@ class SignalingSession:
         watchdog: asyncio.Task[None] | None = None
         try:
             try:
-                self.peer = self.viewers.admit(self)
+                self.peer = self.viewers.admit(self, self.address)
             except ProtocolError as exc:
                 self.send(protocol.error(exc.code, str(exc)))
                 self.finish(exc.code)
@@ -106,6 +117,10 @@ class SignalingSession:
 
     async def _reader(self) -> None:
         async for msg in self.ws:
+            if not self._bucket.take():
+                self.send(protocol.error("rate-limited", "too many messages; closing"))
+                self.finish("rate-limited")
+                return
             if msg.type == WSMsgType.TEXT:
                 self._handle(msg.data)
             elif msg.type == WSMsgType.BINARY:
@@ -139,8 +154,15 @@ class SignalingSession:
 
 
 async def handle_signal(request: web.Request) -> web.StreamResponse:
-    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=WS_HARD_LIMIT)
+    config = request.app[CONFIG]
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=WS_HARD_LIMIT, protocols=(SUBPROTOCOL,))
     await ws.prepare(request)
-    session = SignalingSession(ws, request.app[VIEWERS], request.remote or "?")
+    session = SignalingSession(
+        ws,
+        request.app[VIEWERS],
+        request.get(CLIENT_ADDRESS, request.remote or "unknown"),
+        max_message_rate=config.max_message_rate,
+        negotiation_timeout=config.negotiation_timeout,
+    )
     await session.run()
     return ws

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 
@@ -10,14 +11,16 @@ from aiohttp import web
 from aether.config import Config
 from aether.peers.registry import Viewers
 from aether.signaling.session import handle_signal
-from aether.web.keys import CONFIG, VIEWERS
+from aether.web.access import ACCESS, AccessControl, access_middleware
+from aether.web.keys import CONFIG, STARTED_AT, VIEWERS
+from aether.web.stats import stats
 
 STATIC = resources.files("aether.web") / "static"
 
 # The page loads only its own script and style; media arrives over WebRTC.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; connect-src 'self' ws: wss:; media-src 'self' blob: mediastream:; "
+        "default-src 'self'; connect-src 'self'; media-src 'self' blob: mediastream:; "
         "img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -46,13 +49,16 @@ def static_file(name: str, content_type: str) -> Callable[[web.Request], Awaitab
     return handler
 
 
-def create_app(config: Config, viewers: Viewers) -> web.Application:
-    app = web.Application()
+def create_app(config: Config, viewers: Viewers, access: AccessControl) -> web.Application:
+    app = web.Application(middlewares=[access_middleware])
     app[CONFIG] = config
     app[VIEWERS] = viewers
+    app[ACCESS] = access
+    app[STARTED_AT] = time.monotonic()
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
     app.router.add_get("/signal", handle_signal)
+    app.router.add_get("/stats", stats)
     app.router.add_get("/player.js", static_file("player.js", "text/javascript"))
     app.router.add_get("/player.css", static_file("player.css", "text/css"))
     return app

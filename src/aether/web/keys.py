@@ -9,3 +9,4 @@ from aether.peers.registry import Viewers
 
 CONFIG = web.AppKey("config", Config)
 VIEWERS = web.AppKey("viewers", Viewers)
+STARTED_AT = web.AppKey("started_at", float)

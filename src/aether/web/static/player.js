@@ -27,6 +27,21 @@
     overlay.classList.toggle("quiet", status === "playing");
   }
 
+  // Access token: from the URL fragment (#token=...; fragments never reach servers or
+  // proxy logs), kept for this tab so reloads and reconnects work.
+  function accessToken() {
+    const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+    if (fromHash) sessionStorage.setItem("aether-token", fromHash);
+    return fromHash || sessionStorage.getItem("aether-token");
+  }
+
+  function subprotocols() {
+    const token = accessToken();
+    return token ? ["aether.v1", `aether-token.${token}`] : ["aether.v1"];
+  }
+
+  let denied = false;
+
   function signalUrl() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     return `${scheme}//${location.host}/signal`;
@@ -65,7 +80,7 @@
     session.startedAt = performance.now();
     session.firstFrameMs = null;
     setStatus("connecting", "connecting…");
-    const ws = new WebSocket(signalUrl());
+    const ws = new WebSocket(signalUrl(), subprotocols());
     session.ws = ws;
     const stream = new MediaStream();
     const send = (msg) => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg)); };
@@ -108,10 +123,16 @@
           case "error":
             session.lastError = msg;
             console.warn("aether:", msg.code, msg.message);
+            if (msg.code === "unauthorized" || msg.code === "forbidden") {
+              denied = true;
+              teardown();
+              setStatus("error", "access denied: open the link that carries the access token (#token=…)");
+              return;
+            }
             setStatus("error", `${msg.code}: ${msg.message}`);
             break;
           case "bye":
-            scheduleReconnect(`server ended the session (${msg.reason})`);
+            if (!denied) scheduleReconnect(`server ended the session (${msg.reason})`);
             break;
           default:
             break;
@@ -121,7 +142,7 @@
         scheduleReconnect(`negotiation failed: ${err.message || err}`);
       }
     };
-    ws.onclose = () => scheduleReconnect("signaling connection closed");
+    ws.onclose = () => { if (!denied) scheduleReconnect("signaling connection closed"); };
   }
 
   function onPeerState(peer) {

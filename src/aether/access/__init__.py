@@ -1,0 +1,1 @@
+"""Access control: tokens and roles, address allow-lists, origin checks, back-off."""

@@ -1,0 +1,131 @@
+"""Access control at the HTTP edge: one middleware in front of every route.
+
+Order of checks: client address (allow-list, through trusted proxies) -> public paths ->
+WebSocket Origin -> failed-auth back-off -> token and role. `/health` stays open so
+liveness probes need no secret; it reveals nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from aether.access.backoff import AuthBackoff
+from aether.access.policy import NetworkPolicy, is_loopback_host, origin_allowed
+from aether.access.tokens import Role, Token, TokenStore
+from aether.config import Config
+from aether.signaling import protocol
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS = frozenset({"/", "/player.js", "/player.css", "/health"})
+# Paths not listed here (and not public) need the admin role: new endpoints start closed.
+REQUIRED_ROLE = {"/signal": Role.VIEW, "/stats": Role.ADMIN}
+SUBPROTOCOL = "aether.v1"
+TOKEN_SUBPROTOCOL_PREFIX = "aether-token."  # noqa: S105 - a prefix, not a secret
+
+CLIENT_ADDRESS = web.RequestKey("client_address", str)
+ROLE = web.RequestKey("role", Role)
+
+
+class AccessControl:
+    def __init__(self, config: Config, generated: tuple[Token, ...] = ()) -> None:
+        self.tokens = TokenStore(config.tokens + generated)
+        # Tokens are required when configured, and whenever other machines can connect.
+        self.required = bool(self.tokens) or not is_loopback_host(config.host)
+        self.network = NetworkPolicy(config.allow_ips, config.trusted_proxies)
+        self.allowed_origins = config.allowed_origins
+        self.backoff = AuthBackoff()
+
+    def authenticate(self, request: web.Request) -> Role | None:
+        if not self.required:
+            return Role.ADMIN
+        return self.tokens.check(presented_token(request))
+
+
+ACCESS = web.AppKey("access", AccessControl)
+
+
+def needs_generated_token(config: Config) -> bool:
+    return not config.tokens and not is_loopback_host(config.host)
+
+
+def presented_token(request: web.Request) -> str | None:
+    """The token from `Authorization: Bearer …` or a WebSocket subprotocol
+    `aether-token.…` (browsers cannot set headers on WebSockets). Never from the URL query,
+    which ends up in access logs."""
+    auth = request.headers.get("Authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    for offered in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
+        proto = offered.strip()
+        if proto.startswith(TOKEN_SUBPROTOCOL_PREFIX):
+            return proto[len(TOKEN_SUBPROTOCOL_PREFIX) :]
+    return None
+
+
+def is_websocket(request: web.Request) -> bool:
+    return request.headers.get("Upgrade", "").lower() == "websocket"
+
+
+async def _deny(request: web.Request, status: int, code: str, message: str) -> web.StreamResponse:
+    if is_websocket(request) and request.path == "/signal":
+        # Upgrade and say why, so the player can tell the user instead of retrying blindly.
+        ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,))
+        await ws.prepare(request)
+        await ws.send_json(protocol.error(code, message))
+        await ws.send_json(protocol.bye(code))
+        await ws.close(code=4000 + status)
+        return ws
+    if status == 401:
+        raise web.HTTPUnauthorized(
+            text=message + "\n", headers={"WWW-Authenticate": 'Bearer realm="aether"'}
+        )
+    raise web.HTTPForbidden(text=message + "\n")
+
+
+@web.middleware
+async def access_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    access = request.app[ACCESS]
+    address = access.network.client_address(request.remote, request.headers)
+    client = str(address) if address is not None else "unknown"
+    request[CLIENT_ADDRESS] = client
+    path = request.path
+    if path == "/health":
+        return await handler(request)
+    if not access.network.allowed(address):
+        log.info("refused %s %s from %s: address not allowed", request.method, path, client)
+        raise web.HTTPForbidden(text="your address is not allowed\n")
+    if path in PUBLIC_PATHS:
+        return await handler(request)
+    if is_websocket(request) and not origin_allowed(
+        request.headers.get("Origin"), request.host, request.scheme, access.allowed_origins
+    ):
+        log.warning("refused WebSocket from %s: foreign Origin %r", client,
+                    request.headers.get("Origin"))  # fmt: skip
+        raise web.HTTPForbidden(text="origin not allowed\n")
+    wait = access.backoff.retry_after(client)
+    if wait > 0:
+        raise web.HTTPTooManyRequests(
+            text="too many failed attempts; try again later\n",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+    role = access.authenticate(request)
+    if role is None:
+        access.backoff.failed(client)
+        log.info("refused %s %s from %s: no valid token", request.method, path, client)
+        return await _deny(request, 401, "unauthorized", "a valid access token is required")
+    required = REQUIRED_ROLE.get(path, Role.ADMIN)
+    if role < required:
+        log.info("refused %s %s from %s: %s role, needs %s", request.method, path, client,
+                 role, required)  # fmt: skip
+        return await _deny(request, 403, "forbidden", f"this needs the {required} role")
+    if access.required:
+        access.backoff.succeeded(client)
+    request[ROLE] = role
+    return await handler(request)
