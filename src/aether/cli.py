@@ -8,8 +8,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from aether import __version__
+from aether.access.tokens import Role, mint, parse_expiry
 from aether.config import SETTINGS, Config, load_config
 from aether.errors import AetherError
 from aether.logsetup import setup_logging
@@ -43,12 +45,46 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             help=f"{setting.help} [env {env}; default {default}]",
         )
+    token = commands.add_parser(
+        "token",
+        help="mint a new access token",
+        description="Print a new random access token and the entry to add to --tokens, "
+        "AETHER_TOKENS or a --token-file.",
+    )
+    token.add_argument("--role", choices=("view", "admin"), default="view")
+    token.add_argument(
+        "--expires", metavar="WHEN", help="expiry: a duration (30m, 12h, 7d) or an ISO date/time"
+    )
     return parser
+
+
+def parse_when(text: str, now: datetime) -> datetime:
+    """`30m`, `12h`, `7d` from now, or an ISO 8601 date/time (UTC unless it says)."""
+    units = {"m": 60, "h": 3600, "d": 86400}
+    if text[:-1].isdigit() and text[-1:] in units:
+        return now + timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    return parse_expiry(text)
+
+
+def mint_token(role: str, expires: str | None) -> int:
+    try:
+        when = parse_when(expires, datetime.now(UTC)) if expires else None
+    except ValueError as exc:
+        print(f"aether: invalid --expires={expires!r}: expected 30m, 12h, 7d or {exc}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    token = mint(Role.parse(role), when)
+    print(token.entry())
+    print(f"# add the line above to --tokens / AETHER_TOKENS / a --token-file; viewers open "
+          f"http://HOST:PORT/#token={token.secret}", file=sys.stderr)  # fmt: skip
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "token":
+        return mint_token(args.role, args.expires)
     if args.command != "serve":
         parser.print_help()
         return 2
