@@ -144,9 +144,12 @@ def test_sigterm_shuts_down_cleanly_with_a_viewer_attached() -> None:
             srv.proc.send_signal(signal.SIGTERM)
             return await _receive(ws, "bye")
 
-    bye = run_async(hold())
+    try:
+        bye = run_async(hold())
+    finally:
+        code = srv.stop()
     assert bye["reason"] == "server shutting down"
-    assert srv.stop() == 0
+    assert code == 0
     assert "stopped" in srv.output()
 
 
