@@ -91,10 +91,9 @@ class Config:
 
 def _int_in(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        try:
-            value = int(text, 10)
-        except ValueError:
-            raise ValueError(f"an integer from {low} to {high}") from None
+        if not re.fullmatch(r"-?[0-9]+", text.strip()):
+            raise ValueError(f"an integer from {low} to {high}")
+        value = int(text, 10)
         if not low <= value <= high:
             raise ValueError(f"an integer from {low} to {high}")
         return value

@@ -70,7 +70,12 @@ def choose_area(info: DisplayInfo, monitor: str | None, region: Region | None) -
     if monitor is not None:
         names = [m.name for m in info.monitors]
         found = next((m for m in info.monitors if m.name == monitor), None)
-        if found is None and monitor.isdigit() and int(monitor) < len(info.monitors):
+        if (
+            found is None
+            and monitor.isdecimal()
+            and monitor.isascii()
+            and int(monitor) < len(info.monitors)
+        ):
             found = info.monitors[int(monitor)]
         if found is None:
             listing = ", ".join(f"{i}={n}" for i, n in enumerate(names)) or "none"

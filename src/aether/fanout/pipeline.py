@@ -68,7 +68,7 @@ class MediaPipeline:
         self.on_viewer_error: Callable[[str, str], None] = lambda viewer, reason: None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._encoder_pad: Any = None
-        self._last_keyframe_request = 0.0
+        self._last_keyframe_request = -KEYFRAME_MIN_INTERVAL
         self._keyframe_lock = threading.Lock()
         self.keyframes_requested = 0
         self.keyframes_sent = 0

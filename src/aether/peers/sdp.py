@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from aether.errors import ProtocolError
 
 MAX_SDP_BYTES = 32 * 1024
+DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 
 
 @dataclass(frozen=True)
 class MediaSection:
     kind: str  # audio, video, application
     port: int
-    direction: str | None
+    direction: str
     attributes: tuple[str, ...]
 
 
@@ -30,10 +31,13 @@ def media_sections(sdp: str) -> tuple[list[str], list[MediaSection]]:
     def close_section() -> None:
         if current is not None:
             kind, port, attrs = current
-            direction = next(
-                (a for a in attrs if a in ("sendrecv", "sendonly", "recvonly", "inactive")), None
-            )
+            # RFC 4566 section 6: media level, else session level, else sendrecv.
+            direction = next((a for a in attrs if a in DIRECTIONS), None)
+            direction = direction or session_direction() or "sendrecv"
             sections.append(MediaSection(kind, port, direction, tuple(attrs)))
+
+    def session_direction() -> str | None:
+        return next((a for a in session if a in DIRECTIONS), None)
 
     for raw in sdp.splitlines():
         line = raw.strip()

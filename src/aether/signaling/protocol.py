@@ -71,7 +71,7 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
     if not isinstance(kind, str):
         raise ProtocolError("bad-message", "a message needs a string 'type'")
     version = data.get("v", PROTOCOL_VERSION)
-    if version != PROTOCOL_VERSION:
+    if type(version) is not int or version != PROTOCOL_VERSION:
         raise ProtocolError(
             "unsupported-version", f"protocol version {version!r}; server speaks {PROTOCOL_VERSION}"
         )
