@@ -60,7 +60,7 @@ class ServerProcess:
             *args,
         ]
         self.env = {**os.environ, "AETHER_LOG": "info,aether=debug", **(env or {})}
-        self.log = tempfile.NamedTemporaryFile("w+", prefix="aether-", suffix=".log", delete=False)
+        self.log: Any = None  # opened by start(): run_to_exit() needs no file
         self.proc: subprocess.Popen[str] | None = None
 
     @property
@@ -76,6 +76,7 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}/signal"
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
+        self.log = tempfile.NamedTemporaryFile("w+", prefix="aether-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "aether", *self.args],
             env=self.env,

@@ -154,7 +154,7 @@ def parse_stun(text: str) -> tuple[str, ...]:
     if urls in ((), ("none",)):
         return ()
     for url in urls:
-        if not re.match(r"^stuns?:[A-Za-z0-9.\-\[\]:]+$", url):
+        if not re.match(r"^stun:[A-Za-z0-9.\-\[\]:]+$", url):
             raise ValueError("comma-separated stun:HOST[:PORT] URLs, or 'none'")
     return urls
 

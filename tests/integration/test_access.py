@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import time
@@ -33,12 +34,24 @@ def http(url: str, token: str | None = None, headers: dict[str, str] | None = No
         with urllib.request.urlopen(request, timeout=5, context=context) as r:
             return r.status, dict(r.headers), r.read().decode()
     except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read().decode()
+        with err:  # it holds the connection open until closed
+            return err.code, dict(err.headers), err.read().decode()
 
 
 async def _signal(url: str, token: str | None, origin: str | None = None,
                   ssl: Any = True) -> dict[str, Any]:  # fmt: skip
     """Open /signal with the browser's token transport; return the first message + meta."""
+    try:
+        return await _signal_once(url, token, origin, ssl)
+    finally:
+        if url.startswith("wss:"):
+            # aiohttp's documented graceful SSL shutdown: let the TLS transport finish
+            # closing before asyncio.run() stops the loop.
+            await asyncio.sleep(0.25)
+
+
+async def _signal_once(url: str, token: str | None, origin: str | None,
+                       ssl: Any) -> dict[str, Any]:  # fmt: skip
     protocols = ["aether.v1"] + ([f"aether-token.{token}"] if token else [])
     headers = {"Origin": origin} if origin else {}
     async with aiohttp.ClientSession() as session:

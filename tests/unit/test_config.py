@@ -295,11 +295,16 @@ def test_stun_can_be_disabled(text: str) -> None:
 
 
 def test_stun_lists_are_split_and_trimmed() -> None:
-    assert parse_stun("stun:a.example:3478, stuns:b.example ,stun:[2001:db8::1]:3478") == (
+    assert parse_stun("stun:a.example:3478, stun:b.example ,stun:[2001:db8::1]:3478") == (
         "stun:a.example:3478",
-        "stuns:b.example",
+        "stun:b.example",
         "stun:[2001:db8::1]:3478",
     )
+
+
+def test_stuns_is_refused_because_webrtcbin_cannot_use_it() -> None:
+    with pytest.raises(ValueError, match="stun:HOST"):
+        parse_stun("stuns:b.example")
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,9 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         return Bye(reason or "")
     if kind == "ping":
         ping_id = data.get("id")
-        if ping_id is not None and not isinstance(ping_id, int | str):
+        if ping_id is not None and (
+            isinstance(ping_id, bool) or not isinstance(ping_id, int | str)
+        ):
             raise ProtocolError("bad-message", "field 'id' of 'ping' must be int or str")
         return Ping(ping_id)
     raise ProtocolError("unknown-type", f"unknown message type {kind[:40]!r}")

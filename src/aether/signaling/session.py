@@ -17,6 +17,8 @@ from aether.web.keys import CONFIG, VIEWERS
 
 log = logging.getLogger(__name__)
 
+# Errors after which the session cannot succeed: end it rather than wait for the timeout.
+FATAL_CODES = frozenset({"unsupported-codec"})
 WS_HARD_LIMIT = 1024 * 1024  # aiohttp closes the socket beyond this; below, we reply
 
 
@@ -151,6 +153,8 @@ class SignalingSession:
         except ProtocolError as exc:
             log.info("viewer %s: rejected message: %s (%s)", self._vid, exc, exc.code)
             self.send(protocol.error(exc.code, str(exc)))
+            if exc.code in FATAL_CODES:
+                self.finish(exc.code)
 
 
 async def handle_signal(request: web.Request) -> web.StreamResponse:

@@ -129,6 +129,12 @@
               setStatus("error", "access denied: open the link that carries the access token (#token=…)");
               return;
             }
+            if (msg.code === "unsupported-codec") {
+              denied = true; // retrying cannot help: this browser cannot decode the stream
+              teardown();
+              setStatus("error", `cannot play here: ${msg.message}`);
+              return;
+            }
             setStatus("error", `${msg.code}: ${msg.message}`);
             break;
           case "bye":
