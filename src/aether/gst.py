@@ -11,11 +11,12 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstSdp", "1.0")
 gi.require_version("GstWebRTC", "1.0")
-from gi.repository import Gst, GstSdp, GstWebRTC  # noqa: E402
+gi.require_version("GstVideo", "1.0")
+from gi.repository import Gst, GstSdp, GstVideo, GstWebRTC  # noqa: E402
 
 from aether.errors import MissingPluginError  # noqa: E402
 
-__all__ = ["DEBIAN_PACKAGE", "Gst", "GstSdp", "GstWebRTC", "init", "make", "require"]
+__all__ = ["DEBIAN_PACKAGE", "Gst", "GstSdp", "GstVideo", "GstWebRTC", "init", "make", "require"]
 
 # Which Debian 12 package provides each element we use.
 DEBIAN_PACKAGE = {

@@ -20,17 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import gi
-
-gi.require_version("GstVideo", "1.0")
-from gi.repository import GstVideo  # noqa: E402
-
-from aether import gst  # noqa: E402
-from aether.capture.base import AudioSource, VideoSource  # noqa: E402
-from aether.encode import OpusEncoder, VideoEncoder  # noqa: E402
-from aether.errors import StartupError  # noqa: E402
+from aether import gst
+from aether.capture.base import AudioSource, VideoSource
+from aether.encode import OpusEncoder, VideoEncoder
+from aether.errors import StartupError
 
 Gst = gst.Gst
+GstVideo = gst.GstVideo
 log = logging.getLogger(__name__)
 
 VIDEO_PT = 96
@@ -40,6 +36,8 @@ FIRST_FRAME_TIMEOUT = 10.0
 # Keyframe requests closer together than this are served by the one already coming.
 KEYFRAME_MIN_INTERVAL = 0.25
 VIEWER_PREFIX = "viewer-"
+BUS_WAKEUP_NS = 200_000_000  # how often the bus thread checks for shutdown
+BUS_MESSAGES = Gst.MessageType.ERROR | Gst.MessageType.WARNING | Gst.MessageType.LATENCY
 
 
 @dataclass
@@ -72,6 +70,10 @@ class MediaPipeline:
         self._keyframe_lock = threading.Lock()
         self.keyframes_requested = 0
         self.keyframes_sent = 0
+        self._bus_thread: threading.Thread | None = None
+        self._bus_stop = threading.Event()
+        self._started: asyncio.Event | None = None
+        self._start_errors: list[str] = []
 
     # --- construction ---------------------------------------------------------------
 
@@ -134,20 +136,12 @@ class MediaPipeline:
     async def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Set the pipeline PLAYING and wait for the first encoded frame."""
         self._loop = loop
-        bus = self.pipeline.get_bus()
-        errors: list[str] = []
-        started = asyncio.Event()  # set by the first encoded frame or by an error
-
-        def on_message(_bus: Any, message: Any) -> Any:
-            if message.type == Gst.MessageType.ERROR:
-                err, debug = message.parse_error()
-                errors.append(f"{message.src.get_name()}: {err.message}")
-                log.debug("pipeline error detail: %s", debug)
-                loop.call_soon_threadsafe(started.set)
-            loop.call_soon_threadsafe(self._on_message, message)
-            return Gst.BusSyncReply.DROP
-
-        bus.set_sync_handler(on_message)
+        self._start_errors = []
+        self._started = started = asyncio.Event()  # set by the first frame or an error
+        self._bus_thread = threading.Thread(
+            target=self._pump_bus, args=(loop,), name="aether-bus", daemon=True
+        )
+        self._bus_thread.start()
         frames: list[bool] = []
 
         def on_first_buffer(_pad: Any, _info: Any) -> Any:
@@ -156,13 +150,16 @@ class MediaPipeline:
             return Gst.PadProbeReturn.REMOVE
 
         self._encoder_pad.add_probe(Gst.PadProbeType.BUFFER, on_first_buffer)
+        errors = self._start_errors
         if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+            await asyncio.sleep(0.1)  # let the bus thread deliver the reason
             errors.append("the pipeline refused to start")
         else:
             try:
                 await asyncio.wait_for(started.wait(), timeout=FIRST_FRAME_TIMEOUT)
             except TimeoutError:
                 errors.append(f"no video frame within {FIRST_FRAME_TIMEOUT:.0f} s")
+        self._started = None
         if errors or not frames:
             await self.stop()
             reason = "; ".join(errors) or "the pipeline failed to start"
@@ -184,12 +181,32 @@ class MediaPipeline:
             await asyncio.get_running_loop().run_in_executor(
                 None, pipeline.set_state, Gst.State.NULL
             )
-            pipeline.get_bus().set_sync_handler(None)
+        self._bus_stop.set()
+        if self._bus_thread is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._bus_thread.join, 2)
+
+    def _pump_bus(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Bus thread: hand the messages we act on to the loop; the rest are dropped.
+
+        A Python bus sync handler would be simpler, but PyGObject 3.42 leaks every message
+        passed to one, and a message holds its source element: removed viewers' webrtcbins
+        (sockets, threads) were never freed. timed_pop_filtered returns owned references.
+        """
+        bus = self.pipeline.get_bus()
+        while not self._bus_stop.is_set():
+            message = bus.timed_pop_filtered(BUS_WAKEUP_NS, BUS_MESSAGES)
+            if message is not None:
+                loop.call_soon_threadsafe(self._on_message, message)
 
     def _on_message(self, message: Any) -> None:
         kind = message.type
         if kind == Gst.MessageType.ERROR:
-            err, _debug = message.parse_error()
+            err, debug = message.parse_error()
+            if self._started is not None:  # still starting: start() reports it
+                self._start_errors.append(f"{message.src.get_name()}: {err.message}")
+                log.debug("pipeline error detail: %s", debug)
+                self._started.set()
+                return
             viewer = owning_viewer(message.src)
             if viewer is not None:
                 self.on_viewer_error(viewer, err.message)

@@ -11,6 +11,7 @@ callbacks hand over to the event loop; the observer is only ever called on the l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any, Protocol
@@ -21,6 +22,7 @@ from aether.fanout.pipeline import VIEWER_PREFIX, Branch, MediaPipeline
 from aether.peers.sdp import candidate_is_plausible, check_answer
 
 Gst = gst.Gst
+GstVideo = gst.GstVideo
 GstSdp = gst.GstSdp
 GstWebRTC = gst.GstWebRTC
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ QUEUE_LIMITS_CONNECTED = {
     "max-size-time": QUEUE_MAX_TIME_NS,
 }
 LAG_LIMIT = 3.0
+GATHERING_GRACE = 3.0  # seconds close() waits for ICE gathering to end
 OVERRUN_QUIET = 1.0  # seconds without an overrun that end a lagging episode
 
 
@@ -74,6 +77,7 @@ class ViewerPeer:
         self.connected_at: float | None = None
         self.created_at = time.monotonic()
         self.overruns = 0
+        self.keyframe_requests = 0  # PLI/FIR received from this viewer
         self._lag_started: float | None = None
         self._last_overrun = 0.0
         self._overrun_scheduled = False
@@ -81,8 +85,14 @@ class ViewerPeer:
         self._webrtc: Any = None
         self._sink_pads: list[Any] = []
         self._queues: list[Any] = []
+        # Signal handlers and probes hold this object; close() removes them so the
+        # elements (and their sockets and threads) are freed at once, not at the next
+        # cyclic garbage collection.
+        self._handlers: list[tuple[Any, int]] = []
+        self._probes: list[tuple[Any, int]] = []
         self._offer_requested = False
         self._answered = False
+        self._gathered = asyncio.Event()
         self._closed = False
 
     # --- building -----------------------------------------------------------------
@@ -108,16 +118,27 @@ class ViewerPeer:
             transceiver.set_property("direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
             if kind == "video":
                 transceiver.set_property("do-nack", True)
+                # The viewer's PLI/FIR arrive as upstream force-key-unit events: take them
+                # here so requests from all viewers coalesce into one keyframe.
+                pad = queue.get_static_pad("sink")
+                probe = pad.add_probe(
+                    Gst.PadProbeType.EVENT_UPSTREAM, self._on_upstream_event_thread
+                )
+                self._probes.append((pad, probe))
             queue.get_static_pad("src").link(sink)
             viewer_bin.add_pad(Gst.GhostPad.new(kind, queue.get_static_pad("sink")))
-            queue.connect("overrun", self._on_overrun_thread)
-            sink.connect("notify::caps", self._on_caps_thread)
+            self._connect(queue, "overrun", self._on_overrun_thread)
+            self._connect(sink, "notify::caps", self._on_caps_thread)
             self._sink_pads.append(sink)
-        webrtc.connect("on-ice-candidate", self._on_ice_candidate_thread)
-        webrtc.connect("notify::connection-state", self._on_connection_state_thread)
+        self._connect(webrtc, "on-ice-candidate", self._on_ice_candidate_thread)
+        self._connect(webrtc, "notify::connection-state", self._on_connection_state_thread)
+        self._connect(webrtc, "notify::ice-gathering-state", self._on_gathering_thread)
         self._webrtc = webrtc
         self._branch = self.media.attach(viewer_bin)
         self._maybe_offer()
+
+    def _connect(self, obj: Any, signal: str, handler: Any) -> None:
+        self._handlers.append((obj, obj.connect(signal, handler)))
 
     # --- GStreamer threads -> loop ----------------------------------------------------
 
@@ -134,6 +155,17 @@ class ViewerPeer:
     def _on_connection_state_thread(self, webrtc: Any, _pspec: Any) -> None:
         state = webrtc.get_property("connection-state").value_nick
         self._call(self._on_connection_state, state)
+
+    def _on_upstream_event_thread(self, _pad: Any, info: Any) -> Any:
+        if not GstVideo.video_event_is_force_key_unit(info.get_event()):
+            return Gst.PadProbeReturn.OK
+        self.keyframe_requests += 1
+        self.media.request_keyframe(f"viewer {self.id} asked (PLI/FIR)")
+        return Gst.PadProbeReturn.DROP
+
+    def _on_gathering_thread(self, webrtc: Any, _pspec: Any) -> None:
+        if webrtc.get_property("ice-gathering-state").value_nick == "complete":
+            self.loop.call_soon_threadsafe(self._gathered.set)
 
     def _on_overrun_thread(self, _queue: Any) -> None:
         # Called for every packet while the queue is full: schedule at most one hand-over.
@@ -250,8 +282,19 @@ class ViewerPeer:
             return
         self._closed = True
         branch, self._branch = self._branch, None
+        if self._offer_requested:
+            # Stopping webrtcbin while libnice is still gathering leaves the agent (and its
+            # ~25 sockets) alive for good; let gathering finish first (it takes ~0.1 s).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._gathered.wait(), GATHERING_GRACE)
         if branch is not None:
             await self.loop.run_in_executor(None, self.media.detach, branch)
+        for obj, handler_id in self._handlers:
+            obj.disconnect(handler_id)
+        for pad, probe_id in self._probes:
+            pad.remove_probe(probe_id)
+        self._handlers.clear()
+        self._probes.clear()
         self._webrtc = None
         self._sink_pads.clear()
         self._queues.clear()

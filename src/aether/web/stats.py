@@ -36,6 +36,7 @@ def snapshot(request: web.Request) -> dict[str, Any]:
                 "since_s": round(now - peer.created_at, 1),
                 "connected_s": round(now - peer.connected_at, 1) if peer.connected_at else None,
                 "queue_overruns": peer.overruns,
+                "keyframe_requests": peer.keyframe_requests,
             }
             for peer in viewers
         ],
