@@ -62,7 +62,10 @@ def parse_when(text: str, now: datetime) -> datetime:
     """`30m`, `12h`, `7d` from now, or an ISO 8601 date/time (UTC unless it says)."""
     units = {"m": 60, "h": 3600, "d": 86400}
     if text[:-1].isdigit() and text[-1:] in units:
-        return now + timedelta(seconds=int(text[:-1]) * units[text[-1]])
+        try:
+            return now + timedelta(seconds=int(text[:-1]) * units[text[-1]])
+        except OverflowError:
+            raise ValueError("a duration that ends before the year 9999") from None
     return parse_expiry(text)
 
 

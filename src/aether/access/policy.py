@@ -60,7 +60,10 @@ class NetworkPolicy:
         address = _address(peer)
         if address is None or not _in(address, self.trusted_proxies):
             return address
-        forwarded = headers.get("X-Forwarded-For", "")
+        # Repeated header lines form one list (RFC 9110 section 5.3).
+        getall = getattr(headers, "getall", None)
+        lines = getall("X-Forwarded-For", []) if getall else [headers.get("X-Forwarded-For", "")]
+        forwarded = ",".join(lines)
         for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
             hop_address = _address(hop)
             if hop_address is None:

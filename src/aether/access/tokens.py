@@ -74,7 +74,8 @@ def parse_token_entry(entry: str) -> Token:
 
 def parse_tokens(text: str) -> tuple[Token, ...]:
     """Comma- or newline-separated token entries; blank lines and # comments are skipped."""
-    entries = [e.split("#", 1)[0].strip() for e in re.split(r"[,\n]", text)]
+    lines = (line.split("#", 1)[0] for line in text.splitlines())
+    entries = [e.strip() for line in lines for e in line.split(",")]
     return tuple(parse_token_entry(e) for e in entries if e)
 
 
@@ -96,7 +97,10 @@ class TokenStore:
         if not presented:
             return None
         now = now or datetime.now(UTC)
-        candidate = presented.encode()
+        try:
+            candidate = presented.encode()
+        except UnicodeEncodeError:  # undecodable header bytes: never a valid token
+            return None
         found: Role | None = None
         # Compare against every token so timing does not reveal which one matched.
         for token in self.tokens:

@@ -63,8 +63,8 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         raise ProtocolError("too-large", f"message of {size} bytes; limit {MAX_MESSAGE_BYTES}")
     try:
         data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProtocolError("bad-json", f"not valid JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, huge ints, deep nesting
+        raise ProtocolError("bad-json", f"not valid JSON: {str(exc)[:100]}") from None
     if not isinstance(data, dict):
         raise ProtocolError("bad-message", "a message must be a JSON object")
     kind = data.get("type")

@@ -109,6 +109,15 @@ async def access_middleware(
         log.warning("refused WebSocket from %s: foreign Origin %r", client,
                     request.headers.get("Origin"))  # fmt: skip
         raise web.HTTPForbidden(text="origin not allowed\n")
+    if not access.required and not is_loopback_host(request.url.host or ""):
+        # No token on loopback relies on only local pages reaching us. A DNS-rebound name
+        # (attacker.example -> 127.0.0.1) would be same-origin: refuse foreign Host names.
+        log.warning("refused %s %s from %s: Host %r is not a loopback name", request.method,
+                    path, client, request.host)  # fmt: skip
+        raise web.HTTPForbidden(
+            text="open this server as http://localhost:PORT/ or 127.0.0.1, or configure "
+            "tokens to use other host names\n"
+        )
     wait = access.backoff.retry_after(client)
     if wait > 0:
         raise web.HTTPTooManyRequests(
