@@ -5,7 +5,6 @@ Pure functions and classes with injected clocks: no server, no network, no sleep
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import re
 from datetime import UTC, datetime, timedelta
@@ -43,6 +42,7 @@ from aether.access.tokens import (
 )
 from aether.config import Config
 from aether.web.access import ACCESS, AccessControl, access_middleware, presented_token
+from tests.helpers import run_async
 
 SECRET = "s3cret-Token_value.0123~xyz"
 OTHER = "another-secret-0123456789"
@@ -281,17 +281,17 @@ async def _get(config: Config, path: str, headers: dict[str, str]) -> tuple[int,
 
 def test_loopback_without_tokens_lets_local_clients_in_as_admin() -> None:
     config = Config(host="127.0.0.1")
-    assert asyncio.run(_get(config, "/stats", {})) == (200, "secret stats")
+    assert run_async(_get(config, "/stats", {})) == (200, "secret stats")
     with_tokens = Config(host="127.0.0.1", tokens=(Token(Role.ADMIN, SECRET),))
-    assert asyncio.run(_get(with_tokens, "/stats", {}))[0] == 401
+    assert run_async(_get(with_tokens, "/stats", {}))[0] == 401
     bearer = {"Authorization": f"Bearer {SECRET}"}
-    assert asyncio.run(_get(with_tokens, "/stats", bearer)) == (200, "secret stats")
+    assert run_async(_get(with_tokens, "/stats", bearer)) == (200, "secret stats")
 
 
 def test_loopback_server_refuses_a_foreign_host_name() -> None:
     config = Config(host="127.0.0.1")
     rebound = {"Host": "attacker.example:7800", "Origin": "http://attacker.example:7800"}
-    assert asyncio.run(_get(config, "/stats", rebound))[0] in (400, 403, 421)
+    assert run_async(_get(config, "/stats", rebound))[0] in (400, 403, 421)
 
 
 # --- network policy ----------------------------------------------------------------------
