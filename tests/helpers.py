@@ -165,10 +165,15 @@ def xvfb(width: int = 1280, height: int = 720) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"Xvfb :{number} did not start")
             time.sleep(0.05)
+        XVFB_PROCS[f":{number}"] = proc
         yield f":{number}"
     finally:
+        XVFB_PROCS.pop(f":{number}", None)
         proc.terminate()
         proc.wait(10)
+
+
+XVFB_PROCS: dict[str, subprocess.Popen[bytes]] = {}  # so a test can pull the plug
 
 
 @contextlib.contextmanager

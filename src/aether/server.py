@@ -64,7 +64,11 @@ async def serve(config: Config) -> int:
     log.info("config: %s", config.summary())
 
     media = MediaPipeline(
-        resolve_video(config), resolve_audio(config), resolve_encoder(config), OpusEncoder(config)
+        resolve_video(config),
+        resolve_audio(config),
+        resolve_encoder(config),
+        OpusEncoder(config),
+        fps=config.fps,
     )
     media.build()
     stop = asyncio.Event()

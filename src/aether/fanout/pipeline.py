@@ -36,6 +36,7 @@ FIRST_FRAME_TIMEOUT = 10.0
 # Keyframe requests closer together than this are served by the one already coming.
 KEYFRAME_MIN_INTERVAL = 0.25
 VIEWER_PREFIX = "viewer-"
+STALL_LIMIT = 5.0  # seconds without an encoded frame before the source counts as lost
 BUS_WAKEUP_NS = 200_000_000  # how often the bus thread checks for shutdown
 BUS_MESSAGES = Gst.MessageType.ERROR | Gst.MessageType.WARNING | Gst.MessageType.LATENCY
 
@@ -55,7 +56,9 @@ class MediaPipeline:
         audio: AudioSource,
         encoder: VideoEncoder,
         opus: OpusEncoder,
+        fps: int = 30,
     ) -> None:
+        self.fps = fps
         self.video = video
         self.audio = audio
         self.encoder = encoder
@@ -73,6 +76,8 @@ class MediaPipeline:
         self._bus_thread: threading.Thread | None = None
         self._bus_stop = threading.Event()
         self._started: asyncio.Event | None = None
+        self.frames = 0  # encoded video frames so far
+        self._watchdog: asyncio.Task[None] | None = None
         self._start_errors: list[str] = []
 
     # --- construction ---------------------------------------------------------------
@@ -150,6 +155,7 @@ class MediaPipeline:
             return Gst.PadProbeReturn.REMOVE
 
         self._encoder_pad.add_probe(Gst.PadProbeType.BUFFER, on_first_buffer)
+        self._encoder_pad.add_probe(Gst.PadProbeType.BUFFER, self._count_frame)
         errors = self._start_errors
         if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             await asyncio.sleep(0.1)  # let the bus thread deliver the reason
@@ -168,6 +174,7 @@ class MediaPipeline:
                 fix="check the source (display, audio server) with AETHER_LOG=debug; "
                 "GST_DEBUG=3 shows GStreamer's own view",
             )
+        self._watchdog = asyncio.create_task(self._watch_frames(), name="frame-watchdog")
         log.info(
             "media pipeline playing: video %s, encoder %s, audio %s",
             self.video.describe(),
@@ -175,7 +182,27 @@ class MediaPipeline:
             self.audio.describe(),
         )
 
+    def _count_frame(self, _pad: Any, _info: Any) -> Any:
+        self.frames += 1  # once per encoded frame, not per packet
+        return Gst.PadProbeReturn.OK
+
+    async def _watch_frames(self) -> None:
+        """A source that stops producing (X server gone, device unplugged) is fatal."""
+        limit = max(STALL_LIMIT, 3 / self.fps)
+        last, since = self.frames, time.monotonic()
+        while True:
+            await asyncio.sleep(1.0)
+            if self.frames != last:
+                last, since = self.frames, time.monotonic()
+            elif time.monotonic() - since >= limit:
+                log.error("no video frame for %.0f s from %s", limit, self.video.describe())
+                self.on_fatal(f"video source stalled: no frame for {limit:.0f} s "
+                              "(display closed or device gone?)")  # fmt: skip
+                return
+
     async def stop(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self.pipeline is not None:
             pipeline = self.pipeline
             await asyncio.get_running_loop().run_in_executor(

@@ -24,6 +24,7 @@ def snapshot(request: web.Request) -> dict[str, Any]:
         "height": config.height,
         "fps": config.fps,
         "bitrate_kbps": config.bitrate,
+        "frames_encoded": media.frames,
         "keyframes": {"requested": media.keyframes_requested, "sent": media.keyframes_sent},
         "viewers_now": len(viewers),
         "viewers_total": viewers.total_admitted,
