@@ -58,6 +58,7 @@ class Config:
     audio_bitrate: int = 96
     stun: tuple[str, ...] = (DEFAULT_STUN,)
     max_viewers: int = 100
+    playout_delay: bool = True
     tokens: tuple[Token, ...] = ()
     token_file: str | None = None
     allow_ips: tuple[Network, ...] = ()
@@ -236,6 +237,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("audio_bitrate", _int_in(6, 510), "Opus bitrate in kbit/s", "KBPS"),
     Setting("stun", parse_stun, "STUN server URLs, comma-separated, or 'none'", "URLS"),
     Setting("max_viewers", _int_in(1, 10_000), "most viewers at once", "N"),
+    Setting(
+        "playout_delay", parse_bool, "ask browsers to show frames at once (true/false)", "BOOL"
+    ),
     Setting(
         "tokens",
         parse_tokens,

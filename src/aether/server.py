@@ -69,6 +69,7 @@ async def serve(config: Config) -> int:
         resolve_encoder(config),
         OpusEncoder(config),
         fps=config.fps,
+        playout_delay=config.playout_delay,
     )
     media.build()
     stop = asyncio.Event()

@@ -72,6 +72,8 @@ def test_player_decodes_x11_video_and_pulse_audio(browser: Any, server: ServerPr
         )
         assert first["video"]["codec"] == "video/H264"
         assert first["audio"]["codec"].lower() == "audio/opus"
+        answer = page.evaluate("window.aether.pc.localDescription.sdp")
+        assert "rtp-hdrext/playout-delay" in answer  # Chromium took the extension
         page.wait_for_timeout(1500)
         later = stats(page)
         assert decoded(later) > decoded(first) + 20, "video stopped decoding"

@@ -86,6 +86,8 @@ def test_session_starts_with_welcome_then_an_h264_opus_offer(server: ServerProce
     assert "profile-level-id=42" in sdp  # constrained baseline, read from the stream
     # separate stream ids for audio and video (no lip-sync hold-back in Chromium)
     assert "aether-video" in sdp and "aether-audio" in sdp
+    # frames shown as soon as decoded (playout-delay 0), on by default
+    assert "a=extmap:9 http://www.webrtc.org/experiments/rtp-hdrext/playout-delay" in sdp
 
 
 def test_bad_messages_get_precise_errors_and_the_session_goes_on(server: ServerProcess) -> None:

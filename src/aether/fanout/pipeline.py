@@ -24,6 +24,7 @@ from aether import gst
 from aether.capture.base import AudioSource, VideoSource
 from aether.encode import OpusEncoder, VideoEncoder
 from aether.errors import StartupError
+from aether.fanout import playout
 
 Gst = gst.Gst
 GstVideo = gst.GstVideo
@@ -56,9 +57,12 @@ class MediaPipeline:
         audio: AudioSource,
         encoder: VideoEncoder,
         opus: OpusEncoder,
+        *,
         fps: int = 30,
+        playout_delay: bool = True,
     ) -> None:
         self.fps = fps
+        self.playout_delay = playout_delay
         self.video = video
         self.audio = audio
         self.encoder = encoder
@@ -109,6 +113,8 @@ class MediaPipeline:
         ]
         self._add_chain(pipeline, video_chain)
         self._encoder_pad = encoder_elements[-1].get_static_pad("src")
+        if self.playout_delay:
+            playout.install(payloader=video_chain[-3], rtp_caps=video_chain[-2])
 
         audio_elements = self.audio.elements()
         self.has_audio = bool(audio_elements)

@@ -1,0 +1,26 @@
+"""The playout-delay header extension is written into RTP packets correctly."""
+
+from __future__ import annotations
+
+from aether.fanout.playout import EXTENSION_ID, with_playout_delay
+
+# V=2, no padding/extension, CC=1; M=1 PT=96; seq 0x1234; ts; ssrc; one CSRC; payload.
+PACKET = bytes([0x81, 0xE0, 0x12, 0x34]) + bytes(range(4)) + b"SSRC" + b"CSRC" + b"payload"
+
+
+def test_extension_is_inserted_after_the_csrcs_and_flagged() -> None:
+    out = with_playout_delay(PACKET)
+    assert out is not None
+    assert out[0] == 0x91  # X bit set, version and CSRC count kept
+    assert out[1:16] == PACKET[1:16]  # marker, PT, seq, timestamp, SSRC, CSRC unchanged
+    assert out[16:20] == bytes([0xBE, 0xDE, 0x00, 0x01])  # one-byte profile, 1 word
+    assert out[20] == (EXTENSION_ID << 4) | 2  # id, 3 bytes of data
+    assert out[21:24] == b"\x00\x00\x00"  # min = max = 0
+    assert out[24:] == b"payload"
+
+
+def test_packets_that_cannot_take_it_are_left_alone() -> None:
+    assert with_playout_delay(bytes([0x90]) + PACKET[1:]) is None  # already has one
+    assert with_playout_delay(bytes([0x40]) + PACKET[1:]) is None  # not RTP version 2
+    assert with_playout_delay(PACKET[:10]) is None  # truncated
+    assert with_playout_delay(bytes([0x8F]) + PACKET[1:]) is None  # CSRCs past the end
