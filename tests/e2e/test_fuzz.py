@@ -237,6 +237,11 @@ def judge(frame: Frame, expect: Expect, conn: Conn, replies: list[dict[str, Any]
         assert close in (WSCloseCode.OK, WSCloseCode.ABNORMAL_CLOSURE), context
         tally.count("ended:" + ending[0]["code"])
         return
+    if not replies and close == WSCloseCode.ABNORMAL_CLOSURE and conn.answered:
+        # The same ending (ICE fails on the answer applied earlier) while a large frame of
+        # ours was still unread: the reset can swallow the error and bye as well.
+        tally.count("ended:reset")
+        return
     if expect.kind == "close":
         assert not replies and close in expect.value, context
         tally.count(f"close:{close}")
