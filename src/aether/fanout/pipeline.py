@@ -25,6 +25,7 @@ from aether.capture.base import AudioSource, VideoSource
 from aether.encode import OpusEncoder, VideoEncoder
 from aether.errors import StartupError
 from aether.fanout import playout
+from aether.telemetry.frames import FrameMeter
 
 Gst = gst.Gst
 GstVideo = gst.GstVideo
@@ -81,6 +82,8 @@ class MediaPipeline:
         self._bus_stop = threading.Event()
         self._started: asyncio.Event | None = None
         self.frames = 0  # encoded video frames so far
+        self.meter = FrameMeter(fps)  # rate, size, encode time, gaps, time of the last frame
+        self._encoder_input: Any = None
         self._watchdog: asyncio.Task[None] | None = None
         self._start_errors: list[str] = []
 
@@ -113,6 +116,7 @@ class MediaPipeline:
         ]
         self._add_chain(pipeline, video_chain)
         self._encoder_pad = encoder_elements[-1].get_static_pad("src")
+        self._encoder_input = encoder_elements[0].get_static_pad("sink")
         if self.playout_delay:
             playout.install(payloader=video_chain[-3], rtp_caps=video_chain[-2])
 
@@ -162,6 +166,7 @@ class MediaPipeline:
 
         self._encoder_pad.add_probe(Gst.PadProbeType.BUFFER, on_first_buffer)
         self._encoder_pad.add_probe(Gst.PadProbeType.BUFFER, self._count_frame)
+        self._encoder_input.add_probe(Gst.PadProbeType.BUFFER, self._frame_in)
         errors = self._start_errors
         if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             await asyncio.sleep(0.1)  # let the bus thread deliver the reason
@@ -188,9 +193,22 @@ class MediaPipeline:
             self.audio.describe(),
         )
 
-    def _count_frame(self, _pad: Any, _info: Any) -> Any:
+    def _count_frame(self, _pad: Any, info: Any) -> Any:
         self.frames += 1  # once per encoded frame, not per packet
+        buffer = info.get_buffer()
+        self.meter.frame_out(buffer.pts, buffer.get_size())
         return Gst.PadProbeReturn.OK
+
+    def _frame_in(self, _pad: Any, info: Any) -> Any:
+        self.meter.frame_in(info.get_buffer().pts)
+        return Gst.PadProbeReturn.OK
+
+    def state(self) -> str:
+        """The pipeline's current state ("playing", "paused", "null", ...); never blocks."""
+        if self.pipeline is None:
+            return "null"
+        _result, current, _pending = self.pipeline.get_state(0)
+        return str(current.value_nick)
 
     async def _watch_frames(self) -> None:
         """A source that stops producing (X server gone, device unplugged) is fatal."""

@@ -1,8 +1,9 @@
 """Access control at the HTTP edge: one middleware in front of every route.
 
 Order of checks: client address (allow-list, through trusted proxies) -> public paths ->
-WebSocket Origin -> failed-auth back-off -> token and role. `/health` stays open so
-liveness probes need no secret; it reveals nothing.
+WebSocket Origin -> failed-auth back-off -> token and role. `/health` and `/ready` stay
+open to every address so liveness and readiness probes need no secret; they reveal only
+whether frames flow.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from aether.signaling import protocol
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = frozenset({"/", "/player.js", "/player.css", "/health"})
+PROBE_PATHS = frozenset({"/health", "/ready"})  # open even to addresses off the allow-list
+PUBLIC_PATHS = frozenset({"/", "/player.js", "/player.css", *PROBE_PATHS})
 # Paths not listed here (and not public) need the admin role: new endpoints start closed.
 REQUIRED_ROLE = {"/signal": Role.VIEW, "/stats": Role.ADMIN}
 SUBPROTOCOL = "aether.v1"
@@ -96,7 +98,7 @@ async def access_middleware(
     client = str(address) if address is not None else "unknown"
     request[CLIENT_ADDRESS] = client
     path = request.path
-    if path == "/health":
+    if path in PROBE_PATHS:
         return await handler(request)
     if not access.network.allowed(address):
         log.info("refused %s %s from %s: address not allowed", request.method, path, client)

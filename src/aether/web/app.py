@@ -1,4 +1,4 @@
-"""The aiohttp application: player page, static files, health and signaling."""
+"""The aiohttp application: player page, static files, probes, stats and signaling."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from aether.peers.registry import Viewers
 from aether.signaling.session import handle_signal
 from aether.web.access import ACCESS, AccessControl, access_middleware
 from aether.web.keys import CONFIG, STARTED_AT, VIEWERS
+from aether.web.probes import health, ready, watch_readiness
 from aether.web.stats import stats
 
 STATIC = resources.files("aether.web") / "static"
@@ -33,10 +34,6 @@ async def index(_request: web.Request) -> web.Response:
     return web.Response(text=body, content_type="text/html", headers=SECURITY_HEADERS)
 
 
-async def health(_request: web.Request) -> web.Response:
-    return web.Response(text="ok")
-
-
 def static_file(name: str, content_type: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(_request: web.Request) -> web.Response:
         body = (STATIC / name).read_text(encoding="utf-8")
@@ -55,8 +52,10 @@ def create_app(config: Config, viewers: Viewers, access: AccessControl) -> web.A
     app[VIEWERS] = viewers
     app[ACCESS] = access
     app[STARTED_AT] = time.monotonic()
+    app.cleanup_ctx.append(watch_readiness)
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready)
     app.router.add_get("/signal", handle_signal)
     app.router.add_get("/stats", stats)
     app.router.add_get("/player.js", static_file("player.js", "text/javascript"))

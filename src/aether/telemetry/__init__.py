@@ -1,0 +1,1 @@
+"""What the stream is doing: frame timing, WebRTC statistics, readiness, metrics."""

@@ -1,0 +1,85 @@
+"""Frame timing at the encoder: rate, size, encode time, gaps and the last frame's time.
+
+Fed from pad probes on GStreamer's streaming thread (one call per frame, never per packet)
+and read from the event loop; every field is a plain number, replaced whole.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+WINDOW = 1.0  # seconds over which fps, bitrate and encode time are averaged
+MAX_IN_FLIGHT = 64  # frames between encoder input and output; more means PTS went odd
+NO_PTS = 2**64 - 1  # Gst.CLOCK_TIME_NONE
+
+
+class FrameMeter:
+    def __init__(self, fps: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.frame_ns = 1e9 / fps
+        self.clock = clock
+        self.frames = 0  # encoded frames
+        self.bytes = 0  # encoded bytes
+        self.dropped = 0  # frames missing from the encoded stream (timestamp gaps)
+        self.last_frame_at: float | None = None  # clock() of the newest encoded frame
+        self.encode_count = 0  # frames whose encode time was measured
+        self.encode_seconds = 0.0  # their total convert + scale + encode time
+        # Averages over the last completed window.
+        self.fps = 0.0
+        self.bitrate_bps = 0.0
+        self.encode_ms: float | None = None
+        self._in_flight: dict[int, float] = {}
+        self._last_pts: int | None = None
+        self._window_start: float | None = None
+        self._window = (0, 0, 0, 0.0)  # frames, bytes, timed frames, encode seconds
+
+    def frame_in(self, pts: int) -> None:
+        """A raw frame enters the encoder chain."""
+        if pts == NO_PTS:
+            return
+        if len(self._in_flight) >= MAX_IN_FLIGHT:
+            self._in_flight.clear()
+        self._in_flight[pts] = self.clock()
+
+    def frame_out(self, pts: int, size: int) -> None:
+        """An encoded frame leaves the encoder chain."""
+        now = self.clock()
+        self.frames += 1
+        self.bytes += size
+        self.last_frame_at = now
+        frames, nbytes, timed, seconds = self._window
+        started = self._in_flight.pop(pts, None) if pts != NO_PTS else None
+        if started is not None:
+            self.encode_count += 1
+            self.encode_seconds += now - started
+            timed, seconds = timed + 1, seconds + now - started
+        if pts != NO_PTS:
+            if self._last_pts is not None and pts > self._last_pts:
+                missing = round((pts - self._last_pts) / self.frame_ns) - 1
+                self.dropped += max(0, missing)
+            self._last_pts = pts
+        if self._window_start is None:  # the first frame opens the first window
+            self._window_start = now
+            return
+        frames, nbytes = frames + 1, nbytes + size
+        elapsed = now - self._window_start
+        if elapsed >= WINDOW:
+            self.fps = frames / elapsed
+            self.bitrate_bps = nbytes * 8 / elapsed
+            self.encode_ms = seconds / timed * 1000 if timed else None
+            self._window_start, self._window = now, (0, 0, 0, 0.0)
+        else:
+            self._window = (frames, nbytes, timed, seconds)
+
+    def age(self) -> float | None:
+        """Seconds since the newest encoded frame (None before the first)."""
+        return None if self.last_frame_at is None else self.clock() - self.last_frame_at
+
+    def current_fps(self) -> float:
+        """The measured frame rate, or 0 once frames have stopped coming."""
+        age = self.age()
+        return 0.0 if age is None or age > 2 * WINDOW else self.fps
+
+    def current_bitrate(self) -> float:
+        age = self.age()
+        return 0.0 if age is None or age > 2 * WINDOW else self.bitrate_bps
