@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,9 +12,10 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 
-from tests.helpers import XVFB_PROCS, ServerProcess, xvfb
+from tests.helpers import XVFB_PROCS, ServerProcess, run_async, xvfb
 from tests.integration.test_server import TEST_SOURCE
 
 
@@ -89,3 +91,51 @@ def test_ready_needs_no_token_even_when_tokens_are_required() -> None:
     with ServerProcess(*TEST_SOURCE, "--tokens", "admin:" + "s" * 24) as srv:
         assert get(srv.url + "/ready")[0] == 200
         assert get(srv.url + "/stats")[0] == 401
+
+
+async def _receive(ws: aiohttp.ClientWebSocketResponse, kind: str) -> Any:
+    async with asyncio.timeout(10):
+        while True:
+            msg = await ws.receive()
+            assert msg.type == aiohttp.WSMsgType.TEXT, f"socket ended: {msg}"
+            data = json.loads(msg.data)
+            if data["type"] == kind:
+                return data
+
+
+def test_stats_show_the_encoder_and_what_a_viewer_reports(server: ServerProcess) -> None:
+    report = {"type": "stats", "framesPerSecond": 14.9, "framesDecoded": 300,
+              "framesDropped": 1, "jitterBufferMs": 8.5, "latencyMs": 20.0, "rttMs": 0.4,
+              "bytesReceived": 123456, "packetsReceived": 400, "packetsLost": 2}  # fmt: skip
+
+    async def scenario() -> tuple[dict[str, Any], str]:
+        async with aiohttp.ClientSession() as http, http.ws_connect(server.ws_url) as ws:
+            welcome = await _receive(ws, "welcome")
+            await _receive(ws, "offer")
+            await ws.send_str(json.dumps({"type": "stats", "latencyMs": "soon"}))
+            error = await _receive(ws, "error")
+            await ws.send_str(json.dumps(report))
+            await ws.send_str(json.dumps({"type": "ping", "id": 1}))
+            await _receive(ws, "pong")  # the stats message before it has been handled
+            await asyncio.sleep(1.2)  # a full one-second window of frames, even on a new server
+            async with http.get(server.url + "/stats") as r:
+                snap = await r.json()
+            viewer = next(v for v in snap["viewers"] if v["id"] == welcome["viewer"])
+            return {"snap": snap, "viewer": viewer}, error["code"]
+
+    result, code = run_async(scenario())
+    assert code == "bad-message"
+    snap, viewer = result["snap"], result["viewer"]
+    assert snap["ready"] is True and snap["not_ready_reason"] is None
+    assert snap["fps"] == 15 and 12 <= snap["fps_actual"] <= 17
+    assert 0 < snap["encode_ms"] < 200
+    assert snap["encoded_bitrate_kbps"] > 0 and snap["frames_dropped"] >= 0
+    assert snap["frames_encoded"] > 0 and 0 <= snap["last_frame_age_s"] < 1
+    client = viewer["client"]
+    assert client["fps"] == 14.9 and client["frames_decoded"] == 300
+    assert client["latency_ms"] == 20.0 and client["bytes_received"] == 123456
+    assert client["age_s"] < 2
+    # glass-to-glass estimate: the browser's part plus the server's encode time
+    assert 20.0 < viewer["estimated_latency_ms"] < 20.0 + 200
+    assert snap["latency_histogram"]["count"] >= 1
+    assert viewer["state"] == "new" and viewer["video"] is None  # signaling only, no ICE

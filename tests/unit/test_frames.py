@@ -23,7 +23,7 @@ def run(meter: FrameMeter, clock: Clock, frames: int, *, start: int = 0, size: i
             continue
         meter.frame_in(n * FRAME_NS)
         clock.now += encode_s
-        meter.frame_out(n * FRAME_NS, size)
+        meter.frame_out(size)
         clock.now += 0.02 - encode_s
 
 
@@ -58,12 +58,22 @@ def test_a_stopped_source_shows_age_and_zero_rates() -> None:
     assert meter.current_fps() == 0.0 and meter.current_bitrate() == 0.0
 
 
-def test_frames_without_timestamps_count_but_are_not_timed() -> None:
+def test_frames_without_timestamps_are_timed_but_make_no_gaps() -> None:
     clock = Clock()
     meter = FrameMeter(50, clock)
     meter.frame_in(NO_PTS)
-    meter.frame_out(NO_PTS, 500)
-    assert (meter.frames, meter.encode_count, meter.dropped) == (1, 0, 0)
+    clock.now += 0.01
+    meter.frame_out(500)
+    meter.frame_in(NO_PTS)
+    meter.frame_out(500)
+    assert (meter.frames, meter.encode_count, meter.dropped) == (2, 2, 0)
+    assert abs(meter.encode_seconds - 0.01) < 1e-9
+
+
+def test_frames_out_without_frames_in_are_counted_not_timed() -> None:
+    meter = FrameMeter(50, Clock())
+    meter.frame_out(500)
+    assert (meter.frames, meter.encode_count) == (1, 0)
 
 
 def test_input_frames_that_never_come_out_do_not_pile_up() -> None:

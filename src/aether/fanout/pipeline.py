@@ -195,8 +195,7 @@ class MediaPipeline:
 
     def _count_frame(self, _pad: Any, info: Any) -> Any:
         self.frames += 1  # once per encoded frame, not per packet
-        buffer = info.get_buffer()
-        self.meter.frame_out(buffer.pts, buffer.get_size())
+        self.meter.frame_out(info.get_buffer().get_size())
         return Gst.PadProbeReturn.OK
 
     def _frame_in(self, _pad: Any, info: Any) -> Any:

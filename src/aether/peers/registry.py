@@ -9,6 +9,8 @@ import logging
 from aether.errors import ProtocolError
 from aether.fanout.pipeline import MediaPipeline
 from aether.peers.viewer import PeerObserver, ViewerPeer
+from aether.signaling.protocol import ClientStats
+from aether.telemetry.histogram import Histogram
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,7 @@ class Viewers:
         self._peers: dict[str, ViewerPeer] = {}
         self._ids = itertools.count(1)
         self.total_admitted = 0
+        self.latency = Histogram()  # estimated glass-to-glass latency, seconds, all viewers
         media.on_viewer_error = self._on_viewer_error
 
     def __len__(self) -> int:
@@ -58,6 +61,18 @@ class Viewers:
             return
         await peer.close()
         log.info("viewer %s: removed (%d watching)", peer.id, len(self._peers))
+
+    def estimated_latency_ms(self, peer: ViewerPeer) -> float | None:
+        """The browser's estimate (network, jitter buffer, decode) plus our encode time."""
+        if peer.client is None or peer.client.latency_ms is None:
+            return None
+        return peer.client.latency_ms + (self.media.meter.encode_ms or 0.0)
+
+    def on_client_stats(self, peer: ViewerPeer, report: ClientStats) -> None:
+        peer.on_client_stats(report)
+        latency = self.estimated_latency_ms(peer)
+        if latency is not None:
+            self.latency.observe(latency / 1000)
 
     def _on_viewer_error(self, viewer_id: str, reason: str) -> None:
         peer = self._peers.get(viewer_id)

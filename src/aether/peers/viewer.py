@@ -20,6 +20,8 @@ from aether import gst
 from aether.errors import ProtocolError
 from aether.fanout.pipeline import VIEWER_PREFIX, Branch, MediaPipeline
 from aether.peers.sdp import candidate_is_plausible, check_answer
+from aether.signaling.protocol import ClientStats
+from aether.telemetry.webrtcstats import PeerNetStats, summarize, to_plain
 
 Gst = gst.Gst
 GstVideo = gst.GstVideo
@@ -43,6 +45,8 @@ QUEUE_LIMITS_CONNECTED = {
 LAG_LIMIT = 3.0
 GATHERING_GRACE = 3.0  # seconds close() waits for ICE gathering to end
 OVERRUN_QUIET = 1.0  # seconds without an overrun that end a lagging episode
+STATS_MAX_AGE = 0.5  # webrtcbin figures this fresh are reused, not asked for again
+STATS_TIMEOUT = 1.0  # how long a stats request waits for webrtcbin's reply
 
 
 class PeerObserver(Protocol):
@@ -94,6 +98,13 @@ class ViewerPeer:
         self._answered = False
         self._gathered = asyncio.Event()
         self._closed = False
+        # Statistics: webrtcbin's, fetched on demand; the browser's, as it reports them.
+        self.net = PeerNetStats()
+        self.net_at: float | None = None
+        self.client: ClientStats | None = None
+        self.client_at: float | None = None
+        self._stats_pending: asyncio.Future[None] | None = None
+        self._stats_asked_at = 0.0
 
     # --- building -----------------------------------------------------------------
 
@@ -241,6 +252,48 @@ class ViewerPeer:
             log.warning("viewer %s: %s", self.id, reason)
             self.observer.on_failure(reason)
 
+    # --- statistics (loop thread; webrtcbin replies on its own) ------------------------
+
+    def ice_state(self) -> str:
+        if self._webrtc is None:
+            return "closed"
+        return str(self._webrtc.get_property("ice-connection-state").value_nick)
+
+    async def refresh_stats(self, max_age: float = STATS_MAX_AGE) -> None:
+        """Bring `net` up to date (within max_age) from webrtcbin's get-stats.
+
+        Concurrent callers share one request; a reply that does not come within
+        STATS_TIMEOUT leaves the previous figures in place.
+        """
+        if self._webrtc is None or self._closed or self.connected_at is None:
+            return
+        now = time.monotonic()
+        if self.net_at is not None and now - self.net_at < max_age:
+            return
+        if self._stats_pending is None or now - self._stats_asked_at > STATS_TIMEOUT:
+            self._stats_pending = pending = self.loop.create_future()
+            self._stats_asked_at = now
+            promise = Gst.Promise.new_with_change_func(self._on_stats_thread, pending)
+            self._webrtc.emit("get-stats", None, promise)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._stats_pending), STATS_TIMEOUT)
+
+    def _on_stats_thread(self, promise: Any, pending: asyncio.Future[None]) -> None:
+        reply = promise.get_reply()
+        net = summarize(to_plain(reply)) if reply is not None else None
+        self._call(self._on_stats, net, pending)
+
+    def _on_stats(self, net: PeerNetStats | None, pending: asyncio.Future[None]) -> None:
+        if net is not None and not self._closed:
+            self.net, self.net_at = net, time.monotonic()
+        if self._stats_pending is pending:
+            self._stats_pending = None
+        if not pending.done():
+            pending.set_result(None)
+
+    def on_client_stats(self, report: ClientStats) -> None:
+        self.client, self.client_at = report, time.monotonic()
+
     # --- commands from signaling (loop thread) -----------------------------------------
 
     def set_answer(self, sdp: str) -> None:
@@ -281,6 +334,8 @@ class ViewerPeer:
         if self._closed:
             return
         self._closed = True
+        if self._stats_pending is not None and not self._stats_pending.done():
+            self._stats_pending.set_result(None)
         branch, self._branch = self._branch, None
         if self._offer_requested:
             # Stopping webrtcbin while libnice is still gathering leaves the agent (and its

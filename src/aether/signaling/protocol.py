@@ -1,6 +1,6 @@
 """The signaling protocol, version 1: pure parsing and message construction.
 
-Client -> server: answer, ice, bye, ping.   Server -> client: welcome, offer, ice,
+Client -> server: answer, ice, bye, ping, stats.   Server -> client: welcome, offer, ice,
 state, error, bye, pong. Every message is a JSON object with a string `type`.
 See docs/signaling.md for the flow and examples.
 """
@@ -8,7 +8,8 @@ See docs/signaling.md for the flow and examples.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 from typing import Any
 
 from aether.errors import ProtocolError
@@ -40,7 +41,45 @@ class Ping:
     id: int | str | None
 
 
-ClientMessage = Answer | Candidate | Bye | Ping
+MAX_COUNT = 2**53  # counters: JSON-safe integers
+MAX_MS = 600_000.0  # delays: ten minutes is already nonsense
+
+
+@dataclass(frozen=True)
+class ClientStats:
+    """What the viewer's browser measures (getStats), sent about once a second.
+
+    Every figure is optional; None means the browser did not report it.
+    """
+
+    fps: float | None = None  # frames decoded per second
+    frames_decoded: int | None = None
+    frames_dropped: int | None = None
+    freeze_count: int | None = None
+    jitter_buffer_ms: float | None = None  # average jitter-buffer delay per frame
+    latency_ms: float | None = None  # network (RTT/2) + jitter buffer + decode, estimated
+    rtt_ms: float | None = None
+    bytes_received: int | None = None  # video RTP payload bytes
+    packets_received: int | None = None
+    packets_lost: int | None = None
+
+
+# JSON name -> (field, kind, lowest, highest)
+CLIENT_STATS_FIELDS: dict[str, tuple[str, type, float, float]] = {
+    "framesPerSecond": ("fps", float, 0, 1000),
+    "framesDecoded": ("frames_decoded", int, 0, MAX_COUNT),
+    "framesDropped": ("frames_dropped", int, 0, MAX_COUNT),
+    "freezeCount": ("freeze_count", int, 0, MAX_COUNT),
+    "jitterBufferMs": ("jitter_buffer_ms", float, 0, MAX_MS),
+    "latencyMs": ("latency_ms", float, 0, MAX_MS),
+    "rttMs": ("rtt_ms", float, 0, MAX_MS),
+    "bytesReceived": ("bytes_received", int, 0, MAX_COUNT),
+    "packetsReceived": ("packets_received", int, 0, MAX_COUNT),
+    "packetsLost": ("packets_lost", int, -(2**31), MAX_COUNT),  # duplicates make it < 0
+}
+assert {f for f, *_ in CLIENT_STATS_FIELDS.values()} == {f.name for f in fields(ClientStats)}
+
+ClientMessage = Answer | Candidate | Bye | Ping | ClientStats
 
 
 def _field(data: Message, name: str, kind: type, *, required: bool = True) -> Any:
@@ -94,7 +133,27 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         ):
             raise ProtocolError("bad-message", "field 'id' of 'ping' must be int or str")
         return Ping(ping_id)
+    if kind == "stats":
+        return _client_stats(data)
     raise ProtocolError("unknown-type", f"unknown message type {kind[:40]!r}")
+
+
+def _client_stats(data: Message) -> ClientStats:
+    values: dict[str, int | float] = {}
+    for name, (field, kind, low, high) in CLIENT_STATS_FIELDS.items():
+        value = data.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ProtocolError("bad-message", f"field {name!r} of 'stats' must be a number")
+        if kind is int and not isinstance(value, int):
+            raise ProtocolError("bad-message", f"field {name!r} of 'stats' must be an integer")
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ProtocolError(
+                "bad-message", f"field {name!r} of 'stats' must be from {low:g} to {high:g}"
+            )
+        values[field] = float(value) if kind is float else value
+    return ClientStats(**values)  # type: ignore[arg-type]
 
 
 # --- server -> client -------------------------------------------------------------------

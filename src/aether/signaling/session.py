@@ -148,6 +148,8 @@ class SignalingSession:
                 self.peer.add_candidate(message.sdp_mline_index, message.candidate)
             elif isinstance(message, protocol.Ping):
                 self.send(protocol.pong(message.id))
+            elif isinstance(message, protocol.ClientStats):
+                self.viewers.on_client_stats(self.peer, message)
             elif isinstance(message, protocol.Bye):
                 self.finish(message.reason or "viewer said bye")
         except ProtocolError as exc:

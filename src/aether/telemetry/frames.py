@@ -2,11 +2,16 @@
 
 Fed from pad probes on GStreamer's streaming thread (one call per frame, never per packet)
 and read from the event loop; every field is a plain number, replaced whole.
+
+Encode time pairs frames in order: the encoder (x264 with zerolatency, no B-frames) emits
+one frame per frame in, in order, and rewrites timestamps, so they cannot be matched.
+Dropped frames are gaps in the capture timestamps: frames the source failed to deliver.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 
 WINDOW = 1.0  # seconds over which fps, bitrate and encode time are averaged
@@ -28,36 +33,33 @@ class FrameMeter:
         self.fps = 0.0
         self.bitrate_bps = 0.0
         self.encode_ms: float | None = None
-        self._in_flight: dict[int, float] = {}
+        self._in_flight: deque[float] = deque(maxlen=MAX_IN_FLIGHT)
         self._last_pts: int | None = None
         self._window_start: float | None = None
         self._window = (0, 0, 0, 0.0)  # frames, bytes, timed frames, encode seconds
 
     def frame_in(self, pts: int) -> None:
-        """A raw frame enters the encoder chain."""
+        """A raw frame (capture timestamp `pts`, ns) enters the encoder chain."""
+        self._in_flight.append(self.clock())
         if pts == NO_PTS:
             return
-        if len(self._in_flight) >= MAX_IN_FLIGHT:
-            self._in_flight.clear()
-        self._in_flight[pts] = self.clock()
+        if self._last_pts is not None and pts > self._last_pts:
+            missing = round((pts - self._last_pts) / self.frame_ns) - 1
+            self.dropped += max(0, missing)
+        self._last_pts = pts
 
-    def frame_out(self, pts: int, size: int) -> None:
-        """An encoded frame leaves the encoder chain."""
+    def frame_out(self, size: int) -> None:
+        """An encoded frame of `size` bytes leaves the encoder chain."""
         now = self.clock()
         self.frames += 1
         self.bytes += size
         self.last_frame_at = now
         frames, nbytes, timed, seconds = self._window
-        started = self._in_flight.pop(pts, None) if pts != NO_PTS else None
-        if started is not None:
+        if self._in_flight:
+            took = now - self._in_flight.popleft()
             self.encode_count += 1
-            self.encode_seconds += now - started
-            timed, seconds = timed + 1, seconds + now - started
-        if pts != NO_PTS:
-            if self._last_pts is not None and pts > self._last_pts:
-                missing = round((pts - self._last_pts) / self.frame_ns) - 1
-                self.dropped += max(0, missing)
-            self._last_pts = pts
+            self.encode_seconds += took
+            timed, seconds = timed + 1, seconds + took
         if self._window_start is None:  # the first frame opens the first window
             self._window_start = now
             return

@@ -54,6 +54,7 @@ async def watch(probe: Callable[[], Readiness], interval: float = WATCH_INTERVAL
     """Log each change between ready and not ready, with the reason."""
     was_ready = True
     while True:
+        await asyncio.sleep(interval)
         state = probe()
         if state.ready != was_ready:
             if state.ready:
@@ -61,4 +62,3 @@ async def watch(probe: Callable[[], Readiness], interval: float = WATCH_INTERVAL
             else:
                 log.warning("not ready: %s", state.reason)
             was_ready = state.ready
-        await asyncio.sleep(interval)

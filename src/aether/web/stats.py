@@ -1,48 +1,137 @@
-"""`GET /stats`: what the server and each viewer are doing, as JSON (admin only)."""
+"""`GET /stats`: what the server and each viewer are doing, as JSON (admin only).
+
+The same snapshot feeds `/metrics` (web/metrics.py); docs/operations.md explains each
+figure. webrtcbin's figures are fetched on demand and reused for STATS_MAX_AGE.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 from aiohttp import web
 
+from aether.peers.registry import Viewers
+from aether.peers.viewer import ViewerPeer
+from aether.telemetry.webrtcstats import StreamStats
 from aether.web.keys import CONFIG, STARTED_AT, VIEWERS
+from aether.web.probes import probe
+
+
+def _r(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 2)
+
+
+def stream_figures(stream: StreamStats | None) -> dict[str, Any] | None:
+    if stream is None:
+        return None
+    return {
+        "bytes_sent": stream.bytes_sent,
+        "packets_sent": stream.packets_sent,
+        "bitrate_kbps": _r(stream.bitrate_bps / 1000),
+        "packets_lost": stream.packets_lost,
+        "fraction_lost": round(stream.fraction_lost, 4),
+        "jitter_ms": _ms(stream.jitter_s),
+        "rtt_ms": _ms(stream.rtt_s),
+        "nack_count": stream.nack_count,
+        "pli_count": stream.pli_count,
+        "fir_count": stream.fir_count,
+    }
+
+
+def viewer_figures(viewers: Viewers, peer: ViewerPeer, now: float) -> dict[str, Any]:
+    net, client = peer.net, peer.client
+    candidates = None
+    if net.local_candidate or net.remote_candidate:
+        candidates = {"local": net.local_candidate, "remote": net.remote_candidate}
+    return {
+        "id": peer.id,
+        "address": peer.address,
+        "state": peer.state,
+        "ice_state": peer.ice_state(),
+        "candidate_type": candidates,
+        "since_s": round(now - peer.created_at, 1),
+        "connected_s": round(now - peer.connected_at, 1) if peer.connected_at else None,
+        "queue_overruns": peer.overruns,
+        "keyframe_requests": peer.keyframe_requests,
+        "bitrate_kbps": _r(net.bitrate_bps / 1000) if peer.net_at is not None else None,
+        "rtt_ms": _ms(net.rtt_s),
+        "video": stream_figures(net.video),
+        "audio": stream_figures(net.audio),
+        "stats_age_s": _r(now - peer.net_at, 2) if peer.net_at is not None else None,
+        "estimated_latency_ms": _r(viewers.estimated_latency_ms(peer)),
+        "client": None
+        if client is None or peer.client_at is None
+        else {
+            "fps": _r(client.fps),
+            "frames_decoded": client.frames_decoded,
+            "frames_dropped": client.frames_dropped,
+            "freeze_count": client.freeze_count,
+            "jitter_buffer_ms": _r(client.jitter_buffer_ms),
+            "latency_ms": _r(client.latency_ms),
+            "rtt_ms": _r(client.rtt_ms, 2),
+            "bytes_received": client.bytes_received,
+            "packets_received": client.packets_received,
+            "packets_lost": client.packets_lost,
+            "age_s": round(now - peer.client_at, 1),
+        },
+    }
 
 
 def snapshot(request: web.Request) -> dict[str, Any]:
     config = request.app[CONFIG]
     viewers = request.app[VIEWERS]
     media = viewers.media
+    meter = media.meter
     now = time.monotonic()
+    peers = [viewer_figures(viewers, peer, now) for peer in viewers]
+    ready = probe(media)
     return {
         "uptime_s": round(now - request.app[STARTED_AT], 1),
+        "ready": ready.ready,
+        "not_ready_reason": None if ready.ready else ready.reason,
+        "pipeline": ready.pipeline,
         "source": media.video.describe(),
         "audio": media.audio.describe(),
         "encoder": media.encoder.describe(),
         "width": config.width,
         "height": config.height,
         "fps": config.fps,
+        "fps_actual": _r(meter.current_fps()),
         "bitrate_kbps": config.bitrate,
+        "encoded_bitrate_kbps": _r(meter.current_bitrate() / 1000),
+        "sent_bitrate_kbps": _r(sum(p["bitrate_kbps"] or 0 for p in peers)),
+        "encode_ms": _r(meter.encode_ms, 2),
         "frames_encoded": media.frames,
+        "frames_dropped": meter.dropped,
+        "last_frame_age_s": _r(meter.age(), 3),
+        "encoded_bytes": meter.bytes,
+        "encode_seconds_total": round(meter.encode_seconds, 3),
+        "encode_frames_timed": meter.encode_count,
         "keyframes": {"requested": media.keyframes_requested, "sent": media.keyframes_sent},
         "viewers_now": len(viewers),
+        "viewers_connected": sum(1 for p in peers if p["state"] == "connected"),
         "viewers_total": viewers.total_admitted,
         "max_viewers": viewers.max_viewers,
-        "viewers": [
-            {
-                "id": peer.id,
-                "address": peer.address,
-                "state": peer.state,
-                "since_s": round(now - peer.created_at, 1),
-                "connected_s": round(now - peer.connected_at, 1) if peer.connected_at else None,
-                "queue_overruns": peer.overruns,
-                "keyframe_requests": peer.keyframe_requests,
-            }
-            for peer in viewers
-        ],
+        "latency_histogram": {
+            "buckets": viewers.latency.cumulative(),
+            "sum_s": round(viewers.latency.sum, 4),
+            "count": viewers.latency.count,
+        },
+        "viewers": peers,
     }
 
 
+async def fresh_snapshot(request: web.Request) -> dict[str, Any]:
+    """The snapshot after refreshing every viewer's webrtcbin figures (at most ~1 s)."""
+    await asyncio.gather(*(peer.refresh_stats() for peer in request.app[VIEWERS]))
+    return snapshot(request)
+
+
 async def stats(request: web.Request) -> web.Response:
-    return web.json_response(snapshot(request), headers={"Cache-Control": "no-store"})
+    return web.json_response(await fresh_snapshot(request), headers={"Cache-Control": "no-store"})

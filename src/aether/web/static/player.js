@@ -13,6 +13,7 @@
   const session = {
     pc: null, ws: null, viewer: null, status: "idle", lastError: null,
     connects: 0, firstFrameMs: null, startedAt: performance.now(),
+    samples: [], // the last minute of figures from getStats, newest last (see sampleStats)
   };
   window.aether = session;
 
@@ -176,6 +177,89 @@
       }
     });
   }
+
+  // Once a second: what this browser measures, for the overlay (an "aether-stats" event)
+  // and for the server's /stats (a "stats" signaling message, docs/signaling.md).
+  const SAMPLE_MS = 1000;
+  const KEEP_SAMPLES = 60;
+  let previous = null;
+
+  function selectedPair(report) {
+    let pair = null;
+    report.forEach((r) => {
+      if (r.type === "transport" && r.selectedCandidatePairId) pair = report.get(r.selectedCandidatePairId);
+    });
+    if (!pair) {
+      report.forEach((r) => {
+        if (r.type === "candidate-pair" && r.nominated && r.state === "succeeded") pair = r;
+      });
+    }
+    return pair;
+  }
+
+  function figures(v, pair, prev) {
+    const delta = (key) => (prev ? (v[key] || 0) - (prev[key] || 0) : 0);
+    const seconds = prev ? (v.timestamp - prev.timestamp) / 1000 : 0;
+    const frames = delta("framesDecoded");
+    const emitted = delta("jitterBufferEmittedCount");
+    const jitterBufferMs = emitted > 0 ? (delta("jitterBufferDelay") / emitted) * 1000 : null;
+    const decodeMs = frames > 0 ? (delta("totalDecodeTime") / frames) * 1000 : null;
+    // Receipt of a frame's first packet -> decoded: includes the jitter buffer.
+    const processingMs = frames > 0 && v.totalProcessingDelay !== undefined
+      ? (delta("totalProcessingDelay") / frames) * 1000
+      : (jitterBufferMs !== null ? jitterBufferMs + (decodeMs || 0) : null);
+    const rttMs = pair && pair.currentRoundTripTime !== undefined ? pair.currentRoundTripTime * 1000 : null;
+    return {
+      at: Date.now(),
+      fps: v.framesPerSecond !== undefined ? v.framesPerSecond : (seconds > 0 ? frames / seconds : null),
+      bitrateKbps: seconds > 0 ? (delta("bytesReceived") * 8) / seconds / 1000 : null,
+      rttMs,
+      jitterBufferMs,
+      // One way on the network (RTT/2), then receipt to decoded. Capture, encode and
+      // display are not in it; the server adds its encode time.
+      latencyMs: rttMs !== null && processingMs !== null ? rttMs / 2 + processingMs : null,
+      framesDecoded: v.framesDecoded || 0,
+      framesDropped: v.framesDropped || 0,
+      freezeCount: v.freezeCount,
+      bytesReceived: v.bytesReceived || 0,
+      packetsReceived: v.packetsReceived || 0,
+      packetsLost: v.packetsLost || 0,
+    };
+  }
+
+  const round = (x, digits) => (x === null || x === undefined || !Number.isFinite(x) ? null : Number(x.toFixed(digits)));
+
+  async function sampleStats() {
+    const pc = session.pc;
+    if (!pc || pc.connectionState !== "connected") { previous = null; return; }
+    const report = await pc.getStats();
+    let video = null;
+    report.forEach((r) => { if (r.type === "inbound-rtp" && r.kind === "video") video = r; });
+    if (!video) return;
+    const sample = figures(video, selectedPair(report), previous);
+    previous = video;
+    session.samples.push(sample);
+    if (session.samples.length > KEEP_SAMPLES) session.samples.shift();
+    window.dispatchEvent(new CustomEvent("aether-stats", { detail: sample }));
+    const ws = session.ws;
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify({
+        type: "stats",
+        framesPerSecond: round(sample.fps, 2),
+        framesDecoded: sample.framesDecoded,
+        framesDropped: sample.framesDropped,
+        freezeCount: sample.freezeCount,
+        jitterBufferMs: round(sample.jitterBufferMs, 2),
+        latencyMs: round(sample.latencyMs, 2),
+        rttMs: round(sample.rttMs, 3),
+        bytesReceived: sample.bytesReceived,
+        packetsReceived: sample.packetsReceived,
+        packetsLost: sample.packetsLost,
+      }));
+    }
+  }
+
+  setInterval(() => { sampleStats().catch((err) => console.debug("aether: stats", err)); }, SAMPLE_MS);
 
   unmuteBtn.addEventListener("click", () => {
     video.muted = false;

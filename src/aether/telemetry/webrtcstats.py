@@ -1,0 +1,165 @@
+"""webrtcbin's `get-stats` reply as plain data, and the figures we keep from it.
+
+`to_plain` turns the reply (a Gst.Structure of Gst.Structures) into dicts on the thread
+that receives it; everything else here is pure and tested without GStreamer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+def to_plain(structure: Any, depth: int = 0) -> dict[str, Any]:
+    """A Gst.Structure as a dict: nested structures become dicts, enums their nick."""
+    out: dict[str, Any] = {}
+    for i in range(structure.n_fields()):
+        name = structure.nth_field_name(i)
+        try:
+            value = structure.get_value(name)
+        except TypeError:  # a GValue type PyGObject cannot convert; we use none of them
+            continue
+        if hasattr(value, "n_fields") and depth < 2:
+            out[name] = to_plain(value, depth + 1)
+        elif hasattr(value, "value_nick"):
+            out[name] = value.value_nick
+        elif isinstance(value, bool | int | float | str):
+            out[name] = value
+    return out
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    """One outgoing RTP stream (video or audio) as the server sees it."""
+
+    bytes_sent: int = 0  # RTP payload bytes, retransmissions included
+    packets_sent: int = 0
+    bitrate_bps: float = 0.0  # GStreamer's running estimate of the sending rate
+    packets_lost: int = 0  # from the viewer's RTCP receiver reports
+    fraction_lost: float = 0.0  # of the last report interval, 0..1
+    jitter_s: float | None = None  # interarrival jitter reported by the viewer
+    rtt_s: float | None = None  # from RTCP sender/receiver report timing
+    nack_count: int = 0  # NACKs received (the viewer asked for resends)
+    pli_count: int = 0  # picture loss indications received
+    fir_count: int = 0  # full intra requests received
+
+
+@dataclass(frozen=True)
+class PeerNetStats:
+    """What webrtcbin reports for one viewer, reduced to the figures we show."""
+
+    video: StreamStats | None = None
+    audio: StreamStats | None = None
+    local_candidate: str | None = None  # selected pair: host, srflx, prflx or relay
+    remote_candidate: str | None = None
+
+    @property
+    def streams(self) -> tuple[StreamStats, ...]:
+        return tuple(s for s in (self.video, self.audio) if s is not None)
+
+    @property
+    def bitrate_bps(self) -> float:
+        return sum(s.bitrate_bps for s in self.streams)
+
+    @property
+    def rtt_s(self) -> float | None:
+        rtts = [s.rtt_s for s in self.streams if s.rtt_s is not None]
+        return min(rtts) if rtts else None
+
+
+def _int(data: dict[str, Any], name: str) -> int:
+    value = data.get(name, 0)
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def _float(data: dict[str, Any], name: str) -> float | None:
+    value = data.get(name)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
+
+
+def _kind(outbound: dict[str, Any], codec_kinds: dict[int, str]) -> str:
+    # GStreamer 1.22 labels every outbound stream with the last codec's kind; the clock
+    # rate of the RTP source (90 kHz for video) and the codec's SSRC are reliable.
+    source = outbound.get("gst-rtpsource-stats") or {}
+    clock_rate = source.get("clock-rate")
+    if clock_rate == 90000:
+        return "video"
+    if isinstance(clock_rate, int) and clock_rate > 0:
+        return "audio"
+    return codec_kinds.get(_int(outbound, "ssrc"), str(outbound.get("kind", "")))
+
+
+def _stream(outbound: dict[str, Any], remote: dict[str, Any]) -> StreamStats:
+    source = outbound.get("gst-rtpsource-stats") or {}
+    remote_source = remote.get("gst-rtpsource-stats") or {}
+    clock_rate = _int(source, "clock-rate")
+    jitter = None
+    if remote_source.get("have-rb") and clock_rate > 0:
+        jitter = _int(remote_source, "rb-jitter") / clock_rate
+    return StreamStats(
+        bytes_sent=_int(outbound, "bytes-sent"),
+        packets_sent=_int(outbound, "packets-sent"),
+        bitrate_bps=float(_int(source, "bitrate")),
+        packets_lost=_int(remote, "packets-lost"),
+        fraction_lost=_float(remote, "fraction-lost") or 0.0,
+        jitter_s=jitter,
+        rtt_s=_float(remote, "round-trip-time") if remote else None,
+        nack_count=_int(outbound, "nack-count"),
+        pli_count=_int(outbound, "pli-count"),
+        fir_count=_int(outbound, "fir-count"),
+    )
+
+
+def _add(a: StreamStats | None, b: StreamStats) -> StreamStats:
+    if a is None:
+        return b
+    rtts = [r for r in (a.rtt_s, b.rtt_s) if r is not None]
+    jitters = [j for j in (a.jitter_s, b.jitter_s) if j is not None]
+    return StreamStats(
+        bytes_sent=a.bytes_sent + b.bytes_sent,
+        packets_sent=a.packets_sent + b.packets_sent,
+        bitrate_bps=a.bitrate_bps + b.bitrate_bps,
+        packets_lost=a.packets_lost + b.packets_lost,
+        fraction_lost=max(a.fraction_lost, b.fraction_lost),
+        jitter_s=max(jitters) if jitters else None,
+        rtt_s=min(rtts) if rtts else None,
+        nack_count=a.nack_count + b.nack_count,
+        pli_count=a.pli_count + b.pli_count,
+        fir_count=a.fir_count + b.fir_count,
+    )
+
+
+def summarize(stats: dict[str, Any]) -> PeerNetStats:
+    """Reduce a plain get-stats reply (see to_plain) to PeerNetStats."""
+    entries = [e for e in stats.values() if isinstance(e, dict)]
+    by_id = {str(e.get("id")): e for e in entries}
+    codec_kinds = {
+        _int(e, "ssrc"): str(e.get("mime-type", "")).partition("/")[0].lower()
+        for e in entries
+        if e.get("type") == "codec"
+    }
+    streams: dict[str, StreamStats | None] = {"video": None, "audio": None}
+    for entry in entries:
+        if entry.get("type") != "outbound-rtp":
+            continue
+        kind = _kind(entry, codec_kinds)
+        if kind in streams:
+            remote = by_id.get(str(entry.get("remote-id")), {})
+            streams[kind] = _add(streams[kind], _stream(entry, remote))
+    local = remote_type = None
+    for entry in entries:
+        if entry.get("type") == "transport":
+            pair = by_id.get(str(entry.get("selected-candidate-pair-id")), {})
+            # Follow the pair's ids: 1.22 swaps the local/remote *type* labels of the
+            # candidate entries themselves, but the ids name the right sides.
+            local = by_id.get(str(pair.get("local-candidate-id")), {}).get("candidate-type")
+            remote_type = by_id.get(str(pair.get("remote-candidate-id")), {}).get("candidate-type")
+            break
+    return PeerNetStats(
+        video=streams["video"],
+        audio=streams["audio"],
+        local_candidate=str(local) if local else None,
+        remote_candidate=str(remote_type) if remote_type else None,
+    )

@@ -1,0 +1,94 @@
+"""The optional `stats` message: what a viewer's browser measures, strictly validated."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from aether.errors import ProtocolError
+from aether.signaling.protocol import ClientStats, parse_client_message
+
+FULL = {
+    "type": "stats",
+    "framesPerSecond": 29.97,
+    "framesDecoded": 1234,
+    "framesDropped": 2,
+    "freezeCount": 0,
+    "jitterBufferMs": 12.5,
+    "latencyMs": 31.25,
+    "rttMs": 0.5,
+    "bytesReceived": 9_876_543,
+    "packetsReceived": 8000,
+    "packetsLost": -1,
+}
+
+
+def parse(message: Any) -> Any:
+    return parse_client_message(json.dumps(message))
+
+
+def code_and_text(message: Any) -> tuple[str, str]:
+    with pytest.raises(ProtocolError) as err:
+        parse(message)
+    return err.value.code, str(err.value)
+
+
+def test_every_figure() -> None:
+    assert parse(FULL) == ClientStats(
+        fps=29.97, frames_decoded=1234, frames_dropped=2, freeze_count=0,
+        jitter_buffer_ms=12.5, latency_ms=31.25, rtt_ms=0.5, bytes_received=9_876_543,
+        packets_received=8000, packets_lost=-1,
+    )  # fmt: skip
+
+
+def test_figures_are_optional_and_null_means_not_measured() -> None:
+    assert parse({"type": "stats"}) == ClientStats()
+    assert parse({"type": "stats", "latencyMs": None, "framesDecoded": 5}) == ClientStats(
+        frames_decoded=5
+    )
+
+
+def test_integers_are_accepted_for_decimal_figures_and_stored_as_floats() -> None:
+    message = parse({"type": "stats", "latencyMs": 40, "framesPerSecond": 60})
+    assert message == ClientStats(latency_ms=40.0, fps=60.0)
+    assert isinstance(message.latency_ms, float)
+
+
+def test_unknown_fields_are_ignored_like_in_every_message() -> None:
+    assert parse({"type": "stats", "gpu": "fast", "framesDropped": 1}) == ClientStats(
+        frames_dropped=1
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("framesDecoded", 1.5, "must be an integer"),
+        ("framesDecoded", True, "must be a number"),
+        ("latencyMs", "30", "must be a number"),
+        ("latencyMs", [30], "must be a number"),
+        ("latencyMs", -0.1, "must be from 0 to 600000"),
+        ("latencyMs", 600_001, "must be from 0 to 600000"),
+        ("framesPerSecond", 1001, "must be from 0 to 1000"),
+        ("bytesReceived", -1, "must be from 0 to"),
+        ("bytesReceived", 2**53 + 1, "must be from 0 to"),
+        ("packetsLost", -(2**31) - 1, "must be from"),
+        ("rttMs", 1e400, "must be from"),  # JSON's 1e400 is infinity
+    ],
+)
+def test_bad_figures_name_the_field(field: str, value: Any, expected: str) -> None:
+    code, text = code_and_text({"type": "stats", field: value})
+    assert code == "bad-message"
+    assert repr(field) in text and expected in text
+
+
+def test_nan_is_refused() -> None:
+    with pytest.raises(ProtocolError) as err:
+        parse_client_message('{"type": "stats", "latencyMs": NaN}')
+    assert err.value.code == "bad-message"
+
+
+def test_version_is_checked_as_for_every_message() -> None:
+    assert code_and_text({"type": "stats", "v": 2})[0] == "unsupported-version"
