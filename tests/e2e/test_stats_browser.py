@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import decoded, stats, wait_for
 from tests.helpers import ServerProcess
@@ -48,6 +49,14 @@ def server_view(server: ServerProcess, viewer: str) -> dict[str, Any]:
     return dict(next(v for v in snap["viewers"] if v["id"] == viewer))
 
 
+def metric_value(text: str, name: str, labels: dict[str, str]) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    raise AssertionError(f"no {name}{labels} in /metrics")
+
+
 def open_player(browser: Any, url: str) -> Any:
     page = browser.new_context().new_page()
     page.goto(f"{url}/#token={TOKEN}")
@@ -76,6 +85,12 @@ def test_bytes_sent_agree_with_what_the_browser_received(
         # Loss as the browser counts it reaches the server in RTCP receiver reports.
         lost = page.evaluate(LOST_JS)
         assert abs(view["video"]["packets_lost"] - lost["video"]) <= 2
+        # /metrics reads the same figures
+        before = stats(page)["video"]["bytesReceived"]
+        metric = metric_value(fetch(server.url + "/metrics"), "aether_viewer_sent_bytes_total",
+                              {"viewer": viewer, "kind": "video"})  # fmt: skip
+        after = stats(page)["video"]["bytesReceived"]
+        assert before * 0.97 <= metric <= after * 1.03, (before, metric, after)
         # The browser's own report, once a second over signaling
         page.wait_for_timeout(1500)
         client = server_view(server, viewer)["client"]

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import XVFB_PROCS, ServerProcess, run_async, xvfb
 from tests.integration.test_server import TEST_SOURCE
@@ -87,10 +88,59 @@ def test_ready_flips_to_503_when_the_source_freezes_and_back_when_it_returns() -
     assert "ready again: video frames are flowing" in log
 
 
-def test_ready_needs_no_token_even_when_tokens_are_required() -> None:
-    with ServerProcess(*TEST_SOURCE, "--tokens", "admin:" + "s" * 24) as srv:
-        assert get(srv.url + "/ready")[0] == 200
-        assert get(srv.url + "/stats")[0] == 401
+ADMIN_SECRET = "s" * 24
+VIEW_SECRET = "v" * 24
+
+
+@pytest.fixture(scope="module")
+def guarded() -> Iterator[ServerProcess]:
+    tokens = f"admin:{ADMIN_SECRET},view:{VIEW_SECRET}"
+    with ServerProcess(*TEST_SOURCE, "--tokens", tokens) as srv:
+        yield srv
+
+
+def test_ready_needs_no_token_even_when_tokens_are_required(guarded: ServerProcess) -> None:
+    assert get(guarded.url + "/ready")[0] == 200
+    assert get(guarded.url + "/stats")[0] == 401
+
+
+@pytest.mark.parametrize(("token", "status"), [(None, 401), ("wrong" * 5, 401),
+                                               (VIEW_SECRET, 403)])  # fmt: skip
+def test_metrics_need_the_admin_role(
+    guarded: ServerProcess, token: str | None, status: int
+) -> None:
+    code, headers, body = get(guarded.url + "/metrics", token)
+    assert code == status
+    assert "aether_" not in body
+    if status == 401:
+        assert headers["WWW-Authenticate"] == 'Bearer realm="aether"'
+
+
+def test_metrics_in_prometheus_text_format(guarded: ServerProcess) -> None:
+    status, headers, body = get(guarded.url + "/metrics", ADMIN_SECRET)
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/plain; version=")
+    families = {f.name: f for f in text_string_to_metric_families(body)}
+    assert families["aether_frames_encoded"].type == "counter"
+    assert families["aether_frames_encoded"].samples[0].value > 0
+    assert families["aether_ready"].samples[0].value == 1
+    assert families["aether_target_fps"].samples[0].value == 15
+    assert families["aether_viewer_latency_seconds"].type == "histogram"
+    assert families["aether_encode_seconds"].type == "summary"
+    # secrets never reach the metrics (nor the log)
+    assert ADMIN_SECRET not in body and VIEW_SECRET not in body
+    assert ADMIN_SECRET not in guarded.output() and VIEW_SECRET not in guarded.output()
+
+
+def test_metrics_count_frames_between_scrapes(guarded: ServerProcess) -> None:
+    def frames() -> float:
+        body = get(guarded.url + "/metrics", ADMIN_SECRET)[2]
+        families = {f.name: f for f in text_string_to_metric_families(body)}
+        return families["aether_frames_encoded"].samples[0].value
+
+    first = frames()
+    time.sleep(1.0)
+    assert 10 <= frames() - first <= 25  # 15 fps
 
 
 async def _receive(ws: aiohttp.ClientWebSocketResponse, kind: str) -> Any:

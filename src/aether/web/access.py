@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 PROBE_PATHS = frozenset({"/health", "/ready"})  # open even to addresses off the allow-list
 PUBLIC_PATHS = frozenset({"/", "/player.js", "/player.css", *PROBE_PATHS})
 # Paths not listed here (and not public) need the admin role: new endpoints start closed.
-REQUIRED_ROLE = {"/signal": Role.VIEW, "/stats": Role.ADMIN}
+REQUIRED_ROLE = {"/signal": Role.VIEW, "/stats": Role.ADMIN, "/metrics": Role.ADMIN}
 SUBPROTOCOL = "aether.v1"
 TOKEN_SUBPROTOCOL_PREFIX = "aether-token."  # noqa: S105 - a prefix, not a secret
 

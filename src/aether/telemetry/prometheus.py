@@ -1,0 +1,174 @@
+"""The /stats snapshot as Prometheus metrics: one custom collector, no global registry.
+
+Each scrape builds a private CollectorRegistry around the snapshot it was given, so
+nothing accumulates between scrapes (or between tests). docs/operations.md lists every
+metric with its meaning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector, CollectorRegistry
+
+VIEWER_STATES = ("new", "connecting", "connected", "disconnected", "failed", "closed")
+KINDS = ("video", "audio")
+
+
+def _gauge(name: str, doc: str, value: float | None) -> Iterator[Metric]:
+    if value is not None:
+        yield GaugeMetricFamily(name, doc, value=value)
+
+
+def _counter(name: str, doc: str, value: float) -> Metric:
+    return CounterMetricFamily(name, doc, value=value)
+
+
+def _scaled(value: float | None, factor: float) -> float | None:
+    return None if value is None else value * factor
+
+
+class SnapshotCollector(Collector):
+    def __init__(self, snap: dict[str, Any]) -> None:
+        self.snap = snap
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.snap
+        yield from _gauge("aether_uptime_seconds", "Seconds since the server started.",
+                          s["uptime_s"])  # fmt: skip
+        yield from _gauge("aether_ready", "1 while /ready answers 200, else 0.", int(s["ready"]))
+        yield from _gauge("aether_source_last_frame_age_seconds",
+                          "Seconds since the newest encoded video frame.",
+                          s["last_frame_age_s"])  # fmt: skip
+        yield from _gauge("aether_target_fps", "Configured frame rate.", s["fps"])
+        yield from _gauge("aether_fps", "Encoded frames per second, over the last second.",
+                          s["fps_actual"])  # fmt: skip
+        yield from _gauge("aether_target_bitrate_bits_per_second",
+                          "Configured video bitrate.", s["bitrate_kbps"] * 1000)  # fmt: skip
+        yield from _gauge("aether_encoded_bitrate_bits_per_second",
+                          "Encoded video bitrate, over the last second.",
+                          _scaled(s["encoded_bitrate_kbps"], 1000))  # fmt: skip
+        yield from _gauge("aether_sent_bitrate_bits_per_second",
+                          "Media sent to all viewers (payload, GStreamer's estimate).",
+                          _scaled(s["sent_bitrate_kbps"], 1000))  # fmt: skip
+        yield _counter("aether_frames_encoded", "Video frames encoded.", s["frames_encoded"])
+        yield _counter("aether_frames_dropped",
+                       "Video frames the source failed to deliver (capture timestamp gaps).",
+                       s["frames_dropped"])  # fmt: skip
+        yield _counter("aether_encoded_bytes", "Encoded video bytes.", s["encoded_bytes"])
+        yield SummaryMetricFamily(
+            "aether_encode_seconds",
+            "Time from raw frame to encoded frame (convert, scale, encode).",
+            count_value=s["encode_frames_timed"],
+            sum_value=s["encode_seconds_total"],
+        )
+        keyframes = s["keyframes"]
+        yield _counter("aether_keyframes_requested",
+                       "Keyframe requests (viewers joining, PLI/FIR, lagging viewers).",
+                       keyframes["requested"])  # fmt: skip
+        yield _counter("aether_keyframes_sent", "Keyframe requests passed to the encoder.",
+                       keyframes["sent"])  # fmt: skip
+        yield from self._viewers(s)
+        histogram = s["latency_histogram"]
+        yield HistogramMetricFamily(
+            "aether_viewer_latency_seconds",
+            "Estimated glass-to-glass latency reported by viewers, every report.",
+            buckets=[(le, float(n)) for le, n in histogram["buckets"]],
+            sum_value=histogram["sum_s"],
+        )
+
+    def _viewers(self, s: dict[str, Any]) -> Iterator[Metric]:
+        viewers = s["viewers"]
+        by_state = GaugeMetricFamily("aether_viewers", "Viewers now, by connection state.",
+                                     labels=["state"])  # fmt: skip
+        for state in VIEWER_STATES:
+            by_state.add_metric([state], sum(1 for v in viewers if v["state"] == state))
+        yield by_state
+        yield _counter("aether_viewers_admitted", "Viewers admitted since start.",
+                       s["viewers_total"])  # fmt: skip
+        yield from _gauge("aether_max_viewers", "Viewer limit.", s["max_viewers"])
+
+        def family(kind: type, name: str, doc: str, labels: list[str]) -> Any:
+            return kind(name, doc, labels=labels)
+
+        per_kind = {
+            "bytes_sent": family(CounterMetricFamily, "aether_viewer_sent_bytes",
+                                 "RTP payload bytes sent.", ["viewer", "kind"]),
+            "packets_sent": family(CounterMetricFamily, "aether_viewer_sent_packets",
+                                   "RTP packets sent.", ["viewer", "kind"]),
+            "packets_lost": family(CounterMetricFamily, "aether_viewer_lost_packets",
+                                   "Packets the viewer reports lost (RTCP).", ["viewer", "kind"]),
+            "fraction_lost": family(GaugeMetricFamily, "aether_viewer_fraction_lost",
+                                    "Fraction lost in the last RTCP report interval.",
+                                    ["viewer", "kind"]),
+            "jitter_ms": family(GaugeMetricFamily, "aether_viewer_jitter_seconds",
+                                "Interarrival jitter the viewer reports.", ["viewer", "kind"]),
+            "nack_count": family(CounterMetricFamily, "aether_viewer_nacks_received",
+                                 "NACKs received (the viewer asked for resends).",
+                                 ["viewer", "kind"]),
+            "pli_count": family(CounterMetricFamily, "aether_viewer_plis_received",
+                                "Picture loss indications received.", ["viewer", "kind"]),
+            "fir_count": family(CounterMetricFamily, "aether_viewer_firs_received",
+                                "Full intra requests received.", ["viewer", "kind"]),
+        }  # fmt: skip
+        per_viewer = {
+            "bitrate_kbps": family(GaugeMetricFamily, "aether_viewer_sent_bitrate_bits_per_second",
+                                   "Sending rate to the viewer.", ["viewer"]),
+            "rtt_ms": family(GaugeMetricFamily, "aether_viewer_rtt_seconds",
+                             "Round-trip time from RTCP.", ["viewer"]),
+            "queue_overruns": family(CounterMetricFamily, "aether_viewer_queue_overruns",
+                                     "Packets dropped because the viewer fell behind.",
+                                     ["viewer"]),
+            "estimated_latency_ms": family(GaugeMetricFamily,
+                                           "aether_viewer_estimated_latency_seconds",
+                                           "Latest estimated glass-to-glass latency.",
+                                           ["viewer"]),
+        }  # fmt: skip
+        client_figures = {
+            "fps": family(GaugeMetricFamily, "aether_viewer_decoded_fps",
+                          "Frames per second the viewer decodes.", ["viewer"]),
+            "frames_dropped": family(CounterMetricFamily, "aether_viewer_frames_dropped",
+                                     "Frames the viewer's browser dropped.", ["viewer"]),
+            "jitter_buffer_ms": family(GaugeMetricFamily,
+                                       "aether_viewer_jitter_buffer_seconds",
+                                       "Jitter-buffer delay per frame in the browser.",
+                                       ["viewer"]),
+        }  # fmt: skip
+        scale = {"jitter_ms": 0.001, "rtt_ms": 0.001, "estimated_latency_ms": 0.001,
+                 "jitter_buffer_ms": 0.001, "bitrate_kbps": 1000.0}  # fmt: skip
+        for viewer in viewers:
+            vid = viewer["id"]
+            for kind in KINDS:
+                stream = viewer.get(kind)
+                if stream is None:
+                    continue
+                for key, metric in per_kind.items():
+                    if stream[key] is not None:
+                        metric.add_metric([vid, kind], stream[key] * scale.get(key, 1))
+            for key, metric in per_viewer.items():
+                if viewer[key] is not None:
+                    metric.add_metric([vid], viewer[key] * scale.get(key, 1))
+            client = viewer.get("client")
+            for key, metric in client_figures.items():
+                if client is not None and client[key] is not None:
+                    metric.add_metric([vid], client[key] * scale.get(key, 1))
+        yield from per_kind.values()
+        yield from per_viewer.values()
+        yield from client_figures.values()
+
+
+def render(snap: dict[str, Any], accept: str = "") -> tuple[bytes, str]:
+    """The snapshot in the exposition format the scraper asked for: (body, content type)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(snap))
+    encoder, content_type = choose_encoder(accept)
+    return encoder(registry), content_type

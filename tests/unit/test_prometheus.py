@@ -1,0 +1,140 @@
+"""The /stats snapshot rendered as Prometheus metrics (names, labels, units, types)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from aether.telemetry.histogram import Histogram
+from aether.telemetry.prometheus import render
+
+STREAM = {
+    "bytes_sent": 5_000_000, "packets_sent": 4200, "bitrate_kbps": 3950.5,
+    "packets_lost": 3, "fraction_lost": 0.01, "jitter_ms": 1.5, "rtt_ms": 0.8,
+    "nack_count": 2, "pli_count": 1, "fir_count": 0,
+}  # fmt: skip
+
+
+def snapshot() -> dict[str, Any]:
+    latency = Histogram()
+    for seconds in (0.015, 0.03, 0.03, 0.4, 5.0):
+        latency.observe(seconds)
+    viewer = {
+        "id": "7", "address": "192.0.2.4", "state": "connected", "ice_state": "connected",
+        "candidate_type": {"local": "host", "remote": "srflx"}, "since_s": 12.0,
+        "connected_s": 11.5, "queue_overruns": 4, "keyframe_requests": 1,
+        "bitrate_kbps": 4046.5, "rtt_ms": 0.8, "video": STREAM,
+        "audio": {**STREAM, "bytes_sent": 60_000, "jitter_ms": None},
+        "stats_age_s": 0.2, "estimated_latency_ms": 25.0,
+        "client": {"fps": 59.9, "frames_decoded": 700, "frames_dropped": 2,
+                   "freeze_count": 0, "jitter_buffer_ms": 6.0, "latency_ms": 21.0,
+                   "rtt_ms": 0.7, "bytes_received": 4_990_000, "packets_received": 4190,
+                   "packets_lost": 3, "age_s": 0.4},
+    }  # fmt: skip
+    waiting = {**copy.deepcopy(viewer), "id": "8", "state": "connecting", "video": None,
+               "audio": None, "client": None, "bitrate_kbps": None, "rtt_ms": None,
+               "estimated_latency_ms": None}  # fmt: skip
+    return {
+        "uptime_s": 100.5, "ready": True, "not_ready_reason": None, "pipeline": "playing",
+        "source": "x11 :1", "audio": "pulse", "encoder": "x264", "width": 1280,
+        "height": 720, "fps": 60, "fps_actual": 59.7, "bitrate_kbps": 4000,
+        "encoded_bitrate_kbps": 3980.0, "sent_bitrate_kbps": 4046.5, "encode_ms": 3.2,
+        "frames_encoded": 6000, "frames_dropped": 5, "last_frame_age_s": 0.012,
+        "encoded_bytes": 50_000_000, "encode_seconds_total": 19.2,
+        "encode_frames_timed": 5999, "keyframes": {"requested": 9, "sent": 4},
+        "viewers_now": 2, "viewers_connected": 1, "viewers_total": 5, "max_viewers": 100,
+        "latency_histogram": {"buckets": latency.cumulative(), "sum_s": latency.sum,
+                              "count": latency.count},
+        "viewers": [viewer, waiting],
+    }  # fmt: skip
+
+
+def samples(snap: dict[str, Any]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    body, content_type = render(snap)
+    assert content_type.startswith("text/plain")
+    out = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_server_figures_in_base_units() -> None:
+    got = samples(snapshot())
+    assert got[("aether_ready", ())] == 1
+    assert got[("aether_fps", ())] == 59.7
+    assert got[("aether_target_fps", ())] == 60
+    assert got[("aether_frames_encoded_total", ())] == 6000
+    assert got[("aether_frames_dropped_total", ())] == 5
+    assert got[("aether_keyframes_requested_total", ())] == 9
+    assert got[("aether_keyframes_sent_total", ())] == 4
+    assert got[("aether_encoded_bitrate_bits_per_second", ())] == 3_980_000
+    assert got[("aether_target_bitrate_bits_per_second", ())] == 4_000_000
+    assert got[("aether_encode_seconds_count", ())] == 5999
+    assert got[("aether_encode_seconds_sum", ())] == 19.2
+    assert got[("aether_uptime_seconds", ())] == 100.5
+    assert got[("aether_source_last_frame_age_seconds", ())] == 0.012
+
+
+def test_viewer_counts_by_state() -> None:
+    got = samples(snapshot())
+    assert got[("aether_viewers", (("state", "connected"),))] == 1
+    assert got[("aether_viewers", (("state", "connecting"),))] == 1
+    assert got[("aether_viewers", (("state", "failed"),))] == 0
+    assert got[("aether_viewers_admitted_total", ())] == 5
+
+
+def test_per_viewer_series_carry_the_viewer_id_and_kind() -> None:
+    got = samples(snapshot())
+    video = (("kind", "video"), ("viewer", "7"))
+    assert got[("aether_viewer_sent_bytes_total", video)] == 5_000_000
+    assert got[("aether_viewer_sent_bytes_total", (("kind", "audio"), ("viewer", "7")))] == 60_000
+    assert got[("aether_viewer_lost_packets_total", video)] == 3
+    assert got[("aether_viewer_nacks_received_total", video)] == 2
+    assert got[("aether_viewer_plis_received_total", video)] == 1
+    assert got[("aether_viewer_jitter_seconds", video)] == 0.0015
+    assert ("aether_viewer_jitter_seconds", (("kind", "audio"), ("viewer", "7"))) not in got
+    assert got[("aether_viewer_rtt_seconds", (("viewer", "7"),))] == 0.0008
+    assert got[("aether_viewer_sent_bitrate_bits_per_second", (("viewer", "7"),))] == 4_046_500
+    assert got[("aether_viewer_estimated_latency_seconds", (("viewer", "7"),))] == 0.025
+    assert got[("aether_viewer_decoded_fps", (("viewer", "7"),))] == 59.9
+    assert got[("aether_viewer_queue_overruns_total", (("viewer", "7"),))] == 4
+    # a viewer still connecting has no media figures yet, and no invented zeros
+    series_of_8 = {name for name, labels in got if ("viewer", "8") in labels}
+    assert series_of_8 == {"aether_viewer_queue_overruns_total"}
+
+
+def test_latency_histogram_is_cumulative() -> None:
+    got = samples(snapshot())
+    bucket = "aether_viewer_latency_seconds_bucket"
+    assert got[(bucket, (("le", "0.02"),))] == 1
+    assert got[(bucket, (("le", "0.035"),))] == 3
+    assert got[(bucket, (("le", "0.5"),))] == 4
+    assert got[(bucket, (("le", "+Inf"),))] == 5
+    assert got[("aether_viewer_latency_seconds_count", ())] == 5
+    assert abs(got[("aether_viewer_latency_seconds_sum", ())] - 5.475) < 1e-9
+
+
+def test_addresses_and_descriptions_stay_out_of_the_metrics() -> None:
+    body, _ = render(snapshot())
+    text = body.decode()
+    assert "192.0.2.4" not in text and "x11 :1" not in text
+
+
+def test_each_scrape_starts_from_its_own_snapshot() -> None:
+    snap = snapshot()
+    first = samples(snap)
+    snap["viewers"] = []
+    snap["frames_encoded"] = 6100
+    second = samples(snap)
+    assert second[("aether_frames_encoded_total", ())] == 6100
+    assert not any(("viewer", "7") in labels for _, labels in second)
+    assert first[("aether_frames_encoded_total", ())] == 6000
+
+
+def test_openmetrics_when_the_scraper_asks_for_it() -> None:
+    body, content_type = render(snapshot(), "application/openmetrics-text; version=1.0.0")
+    assert content_type.startswith("application/openmetrics-text")
+    assert body.decode().rstrip().endswith("# EOF")
