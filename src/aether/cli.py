@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AetherError as exc:
         print(f"aether: {exc}", file=sys.stderr)
         return 2
-    setup_logging(config.log)
+    setup_logging(config.log, config.log_format)
     try:
         return asyncio.run(_serve(config))
     except AetherError as exc:  # StartupError carries its fix in str(exc)

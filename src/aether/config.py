@@ -17,7 +17,7 @@ from typing import Any
 from aether.access.policy import Network, parse_networks
 from aether.access.tokens import Token, parse_tokens
 from aether.errors import ConfigError
-from aether.logsetup import parse_filter
+from aether.logsetup import FORMATS, parse_filter
 
 VIDEO_SOURCES = ("auto", "x11", "test")
 AUDIO_SOURCES = ("auto", "pulse", "test", "none")
@@ -69,6 +69,7 @@ class Config:
     max_message_rate: int = 50
     negotiation_timeout: float = 30.0
     log: str = "info"
+    log_format: str = "human"
 
     def summary(self) -> str:
         """One line for the start-up log. Secrets are reduced to a count and roles."""
@@ -258,6 +259,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_message_rate", _int_in(1, 10_000), "signaling messages/s per viewer", "N"),
     Setting("negotiation_timeout", _float_in(1, 600), "seconds to connect a viewer", "SEC"),
     Setting("log", parse_log, "log filter, e.g. info,aether.fanout=debug", "FILTER"),
+    Setting("log_format", _choice(FORMATS), "log line format: " + ", ".join(FORMATS), "FORMAT"),
 )
 
 

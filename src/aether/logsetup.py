@@ -1,9 +1,16 @@
-"""Logging set-up with an env-filter style spec: `info,aether.fanout=debug`."""
+"""Logging set-up: an env-filter style spec (`info,aether.fanout=debug`) and two formats.
+
+`human` (default) is one readable line per record; `json` is one JSON object per line for
+log shippers. A record about a viewer carries its id as the `viewer` attribute (see
+viewer_log): the human format prefixes `viewer N: `, the json format has a `viewer` key.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from datetime import UTC, datetime
 
 LEVELS = {
     "trace": logging.DEBUG,
@@ -14,6 +21,7 @@ LEVELS = {
     "error": logging.ERROR,
     "off": logging.CRITICAL + 10,
 }
+FORMATS = ("human", "json")
 
 
 def parse_filter(spec: str) -> tuple[int, dict[str, int]]:
@@ -37,14 +45,45 @@ def parse_filter(spec: str) -> tuple[int, dict[str, int]]:
     return default, per_logger
 
 
-def setup_logging(spec: str) -> None:
+def viewer_log(logger: logging.Logger, viewer_id: str) -> logging.LoggerAdapter[logging.Logger]:
+    """A logger whose records carry the viewer's id."""
+    return logging.LoggerAdapter(logger, {"viewer": viewer_id})
+
+
+class HumanFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s.%(msecs)03d %(levelname)-5s %(name)s: %(message)s",
+                         "%H:%M:%S")  # fmt: skip
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        viewer = getattr(record, "viewer", None)
+        if viewer is not None:
+            record.message = f"viewer {viewer}: {record.message}"
+        return super().formatMessage(record)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message[, viewer]."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        viewer = getattr(record, "viewer", None)
+        if viewer is not None:
+            entry["viewer"] = str(viewer)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def setup_logging(spec: str, log_format: str = "human") -> None:
     default, per_logger = parse_filter(spec)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter(
-            "%(asctime)s.%(msecs)03d %(levelname)-5s %(name)s: %(message)s", "%H:%M:%S"
-        )
-    )
+    handler.setFormatter(JsonFormatter() if log_format == "json" else HumanFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(default)

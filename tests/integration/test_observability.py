@@ -189,3 +189,28 @@ def test_stats_show_the_encoder_and_what_a_viewer_reports(server: ServerProcess)
     assert 20.0 < viewer["estimated_latency_ms"] < 20.0 + 200
     assert snap["latency_histogram"]["count"] >= 1
     assert viewer["state"] == "new" and viewer["video"] is None  # signaling only, no ICE
+
+
+def test_json_logs_carry_the_viewer_id() -> None:
+    with ServerProcess(*TEST_SOURCE, "--log-format", "json") as srv:
+
+        async def visit() -> str:
+            async with aiohttp.ClientSession() as http, http.ws_connect(srv.ws_url) as ws:
+                welcome = await _receive(ws, "welcome")
+                await ws.send_str("{oops")
+                await _receive(ws, "error")
+                return str(welcome["viewer"])
+
+        viewer = run_async(visit())
+        time.sleep(0.3)  # the removal is logged after the socket closes
+    lines = [json.loads(line) for line in srv.output().splitlines()]
+    assert {"time", "level", "logger", "message"} <= set(lines[0])
+    about = [line for line in lines if line.get("viewer") == viewer]
+    messages = [line["message"] for line in about]
+    assert any(m.startswith("admitted") for m in messages)
+    assert any(m.startswith("signaling from") for m in messages)
+    assert any(m.startswith("rejected message: not valid JSON") for m in messages)
+    assert any(m.startswith("removed") for m in messages)
+    # no viewer line goes without its id
+    assert not [line for line in lines if "viewer" not in line and "viewer " in line["message"]
+                and "keyframe" not in line["message"]]  # fmt: skip

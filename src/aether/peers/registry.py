@@ -53,14 +53,14 @@ class Viewers:
         except Exception:
             del self._peers[viewer_id]
             raise
-        log.info("viewer %s: admitted (%d watching)", viewer_id, len(self._peers))
+        peer.log.info("admitted (%d watching)", len(self._peers))
         return peer
 
     async def remove(self, peer: ViewerPeer) -> None:
         if self._peers.pop(peer.id, None) is None:
             return
         await peer.close()
-        log.info("viewer %s: removed (%d watching)", peer.id, len(self._peers))
+        peer.log.info("removed (%d watching)", len(self._peers))
 
     def estimated_latency_ms(self, peer: ViewerPeer) -> float | None:
         """The browser's estimate (network, jitter buffer, decode) plus our encode time."""

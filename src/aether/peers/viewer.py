@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from aether import gst
 from aether.errors import ProtocolError
 from aether.fanout.pipeline import VIEWER_PREFIX, Branch, MediaPipeline
+from aether.logsetup import viewer_log
 from aether.peers.sdp import candidate_is_plausible, check_answer
 from aether.signaling.protocol import ClientStats
 from aether.telemetry.webrtcstats import PeerNetStats, summarize, to_plain
@@ -71,6 +72,7 @@ class ViewerPeer:
         stun: tuple[str, ...] = (),
     ) -> None:
         self.id = viewer_id
+        self.log = viewer_log(log, viewer_id)  # every line about this viewer carries its id
         self.media = media
         self.observer = observer
         self.loop = loop
@@ -222,7 +224,7 @@ class ViewerPeer:
         if self._closed or state == self.state:
             return
         self.state = state
-        log.info("viewer %s: connection %s", self.id, state)
+        self.log.info("connection %s", state)
         if state == "connected" and self.connected_at is None:
             for queue in self._queues:
                 set_limits(queue, QUEUE_LIMITS_CONNECTED)
@@ -240,7 +242,7 @@ class ViewerPeer:
         now = time.monotonic()
         if self._lag_started is None or now - self._last_overrun > OVERRUN_QUIET:
             self._lag_started = now
-            log.warning("viewer %s: falling behind; dropping its oldest packets", self.id)
+            self.log.warning("falling behind; dropping its oldest packets")
             # Dropped packets break the picture until the next keyframe: ask for one.
             self.media.request_keyframe(f"viewer {self.id} lagging")
         self._last_overrun = now
@@ -249,7 +251,7 @@ class ViewerPeer:
 
     def _fail(self, reason: str) -> None:
         if not self._closed:
-            log.warning("viewer %s: %s", self.id, reason)
+            self.log.warning("%s", reason)
             self.observer.on_failure(reason)
 
     # --- statistics (loop thread; webrtcbin replies on its own) ------------------------

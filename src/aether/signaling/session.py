@@ -97,7 +97,7 @@ class SignalingSession:
                 self.send(protocol.error(exc.code, str(exc)))
                 self.finish(exc.code)
                 return
-            log.info("viewer %s: signaling from %s", self.peer.id, self.address)
+            self.peer.log.info("signaling from %s", self.address)
             self.send(protocol.welcome(self.peer.id, protocol.ice_servers(self.viewers.stun)))
             watchdog = asyncio.create_task(self._watchdog(), name="signal-watchdog")
             reader = asyncio.create_task(self._reader(), name="signal-reader")
@@ -128,15 +128,15 @@ class SignalingSession:
             elif msg.type == WSMsgType.BINARY:
                 self.send(protocol.error("bad-message", "binary frames are not supported"))
             elif msg.type == WSMsgType.ERROR:
-                log.info("viewer %s: websocket error %s", self._vid, self.ws.exception())
+                self._log.info("websocket error %s", self.ws.exception())
                 return
             if self._done.is_set():
                 return
         self._close_reason = self._close_reason or "viewer left"
 
     @property
-    def _vid(self) -> str:
-        return self.peer.id if self.peer else "-"
+    def _log(self) -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+        return self.peer.log if self.peer else log
 
     def _handle(self, raw: str) -> None:
         assert self.peer is not None
@@ -153,7 +153,7 @@ class SignalingSession:
             elif isinstance(message, protocol.Bye):
                 self.finish(message.reason or "viewer said bye")
         except ProtocolError as exc:
-            log.info("viewer %s: rejected message: %s (%s)", self._vid, exc, exc.code)
+            self._log.info("rejected message: %s (%s)", exc, exc.code)
             self.send(protocol.error(exc.code, str(exc)))
             if exc.code in FATAL_CODES:
                 self.finish(exc.code)
