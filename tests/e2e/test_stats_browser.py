@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -78,7 +79,9 @@ def test_bytes_sent_agree_with_what_the_browser_received(
         # Sent is read between the two browser readings; a packet in flight is ~1 KB.
         assert before * 0.97 <= sent <= after * 1.03, (before, sent, after)
         assert view["state"] == "connected" and view["ice_state"] in ("connected", "completed")
-        assert view["candidate_type"] == {"local": "host", "remote": "host"}
+        # the viewer's address may first be seen in a connectivity check: peer-reflexive
+        assert view["candidate_type"]["local"] == "host"
+        assert view["candidate_type"]["remote"] in ("host", "prflx")
         assert view["video"]["packets_sent"] > 100 and view["audio"]["packets_sent"] > 100
         assert 500 < view["bitrate_kbps"] < 4000
         assert view["rtt_ms"] is not None and 0 <= view["rtt_ms"] < 100
@@ -100,5 +103,105 @@ def test_bytes_sent_agree_with_what_the_browser_received(
         assert client["latency_ms"] is not None and 0 < client["latency_ms"] < 500
         browser_bytes = stats(page)["video"]["bytesReceived"]
         assert 0.8 * browser_bytes <= client["bytes_received"] <= browser_bytes
+    finally:
+        page.context.close()
+
+
+def until(page: Any, expression: str, timeout: float = 10.0) -> None:
+    """Poll a JS expression (wait_for_function needs eval, which the page's CSP forbids)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        page.wait_for_timeout(100)
+
+
+def figures_of(page: Any) -> dict[str, str]:
+    names = page.locator("#stats-figures dt").all_inner_texts()
+    values = page.locator("#stats-figures dd").all_inner_texts()
+    return dict(zip(names, values, strict=True))
+
+
+def test_overlay_toggles_and_its_charts_move(
+    browser: Any, server: ServerProcess, tmp_path: Any
+) -> None:
+    page = open_player(browser, server.url)
+    try:
+        wait_for(page, lambda s: decoded(s) > 10, what="frames")
+        overlay = page.locator("#stats")
+        assert overlay.is_hidden()
+        page.keyboard.press("s")
+        assert overlay.is_visible()
+        page.wait_for_timeout(2500)
+        first = figures_of(page)
+        shot1 = overlay.screenshot(path=str(tmp_path / "overlay-1.png"))
+        charts1 = page.evaluate("[...document.querySelectorAll('#stats canvas')]"
+                                ".map(c => c.toDataURL())")  # fmt: skip
+        page.wait_for_timeout(2000)
+        second = figures_of(page)
+        shot2 = overlay.screenshot(path=str(tmp_path / "overlay-2.png"))
+        charts2 = page.evaluate("[...document.querySelectorAll('#stats canvas')]"
+                                ".map(c => c.toDataURL())")  # fmt: skip
+        assert int(second["frames decoded"]) > int(first["frames decoded"]) + 30
+        assert float(second["received"].split()[0]) > 0
+        assert shot1 != shot2
+        assert all(a != b for a, b in zip(charts1, charts2, strict=True)), "a chart stood still"
+        # the charts have drawn figures, not just their frames
+        labels = page.evaluate("window.aether.samples.slice(-1)[0]")
+        assert labels["fps"] > 20 and labels["bitrateKbps"] > 100
+        page.click("#stats-toggle")
+        assert overlay.is_hidden()
+        page.click("#stats-toggle")
+        assert overlay.is_visible()
+    finally:
+        page.context.close()
+
+
+def viewer_row(page: Any, viewer: str) -> dict[str, str]:
+    headers = page.locator("thead th").all_inner_texts()
+    cells = page.locator(f'tr[data-viewer="{viewer}"] td').all_inner_texts()
+    return dict(zip(headers, cells, strict=True))
+
+
+def test_admin_page_lists_viewers_with_live_figures(
+    browser: Any, server: ServerProcess, tmp_path: Any
+) -> None:
+    player = open_player(browser, server.url)
+    admin = browser.new_context().new_page()
+    try:
+        wait_for(player, lambda s: decoded(s) > 10, what="frames")
+        viewer = player.evaluate("window.aether.viewer")
+        admin.goto(f"{server.url}/admin#token={TOKEN}")
+        until(admin, "window.aetherAdmin.updates >= 3")
+        first = viewer_row(admin, viewer)
+        shot1 = admin.screenshot(path=str(tmp_path / "admin-1.png"))
+        admin.wait_for_timeout(2500)
+        second = viewer_row(admin, viewer)
+        shot2 = admin.screenshot(path=str(tmp_path / "admin-2.png"))
+        assert admin.locator("#status").inner_text() == "streaming"
+        assert first["state"] == "connected" and first["candidates"].startswith("host / ")
+        assert float(second["connected s"]) >= float(first["connected s"]) + 2
+        assert 300 < float(second["sent kbit/s"]) < 4000
+        assert 20 <= float(second["decoded fps"]) <= 35  # what the browser reported
+        assert float(second["latency ms"]) > 0
+        assert shot1 != shot2
+        summary = admin.locator("#summary").inner_text()
+        assert "x264" in summary and "test pattern" in summary
+    finally:
+        admin.context.close()
+        player.context.close()
+
+
+def test_admin_page_without_a_token_says_so_and_stops_asking(
+    browser: Any, server: ServerProcess
+) -> None:
+    page = browser.new_context().new_page()
+    try:
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(f"{server.url}/admin")
+        until(page, "document.getElementById('status').dataset.state === 'error'")
+        assert "access denied" in page.locator("#status").inner_text()
+        page.wait_for_timeout(2500)
+        assert sum(url.endswith("/stats") for url in requests) == 1
     finally:
         page.context.close()

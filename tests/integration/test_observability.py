@@ -214,3 +214,31 @@ def test_json_logs_carry_the_viewer_id() -> None:
     # no viewer line goes without its id
     assert not [line for line in lines if "viewer" not in line and "viewer " in line["message"]
                 and "keyframe" not in line["message"]]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "needle"),
+    [
+        ("/admin", "text/html", '<script src="/admin.js">'),
+        ("/admin.js", "text/javascript", 'fetch("/stats"'),
+        ("/admin.css", "text/css", "#summary"),
+        ("/charts.js", "text/javascript", "AetherCharts"),
+        ("/overlay.js", "text/javascript", "aether-stats"),
+    ],
+)
+def test_operator_page_and_scripts_load_without_a_token_under_the_strict_csp(
+    guarded: ServerProcess, path: str, content_type: str, needle: str
+) -> None:
+    status, headers, body = get(guarded.url + path)
+    assert status == 200
+    assert headers["Content-Type"].startswith(content_type)
+    assert needle in body
+    csp = headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp and "unsafe-inline" not in csp
+    assert "<script>" not in body and " style=" not in body  # nothing inline
+
+
+def test_player_page_has_the_stats_overlay(server: ServerProcess) -> None:
+    body = get(server.url + "/")[2]
+    assert 'id="stats-toggle"' in body and 'id="stats" hidden' in body
+    assert body.index("/charts.js") < body.index("/overlay.js") < body.index("/player.js")

@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from aether.telemetry.webrtcstats import PeerNetStats, StreamStats, summarize, to_plain
+from aether.telemetry.webrtcstats import (
+    PeerNetStats,
+    StreamStats,
+    send_rate,
+    summarize,
+    to_plain,
+)
 
 REPLY: dict[str, Any] = {
     "peer-connection-stats": {"type": "peer-connection", "id": "peer-connection-stats"},
@@ -138,3 +144,11 @@ def test_to_plain_converts_nested_structures_and_enums() -> None:
     inner = FakeStructure({"type": Nick(), "bytes-sent": 10, "odd": TypeError("no")})
     outer = FakeStructure({"s1": inner, "ts": 1.5, "obj": object()})
     assert to_plain(outer) == {"s1": {"type": "outbound-rtp", "bytes-sent": 10}, "ts": 1.5}
+
+
+def test_send_rate_between_two_samples() -> None:
+    before, after = StreamStats(bytes_sent=1_000), StreamStats(bytes_sent=126_000)
+    assert send_rate(before, after, 0.5) == 2_000_000
+    assert send_rate(None, after, 0.5) is None
+    assert send_rate(before, after, 0) is None
+    assert send_rate(after, before, 1) is None  # counters went back: a new stream

@@ -163,3 +163,12 @@ def summarize(stats: dict[str, Any]) -> PeerNetStats:
         local_candidate=str(local) if local else None,
         remote_candidate=str(remote_type) if remote_type else None,
     )
+
+
+def send_rate(
+    before: StreamStats | None, after: StreamStats | None, seconds: float
+) -> float | None:
+    """Payload bits per second sent between two samples of one stream, if they allow it."""
+    if before is None or after is None or seconds <= 0 or after.bytes_sent < before.bytes_sent:
+        return None
+    return (after.bytes_sent - before.bytes_sent) * 8 / seconds

@@ -23,7 +23,9 @@ from aether.signaling import protocol
 log = logging.getLogger(__name__)
 
 PROBE_PATHS = frozenset({"/health", "/ready"})  # open even to addresses off the allow-list
-PUBLIC_PATHS = frozenset({"/", "/player.js", "/player.css", *PROBE_PATHS})
+PAGE_PATHS = ("/", "/player.js", "/player.css", "/charts.js", "/overlay.js",
+              "/admin", "/admin.js", "/admin.css")  # fmt: skip
+PUBLIC_PATHS = frozenset({*PAGE_PATHS, *PROBE_PATHS})
 # Paths not listed here (and not public) need the admin role: new endpoints start closed.
 REQUIRED_ROLE = {"/signal": Role.VIEW, "/stats": Role.ADMIN, "/metrics": Role.ADMIN}
 SUBPROTOCOL = "aether.v1"

@@ -30,9 +30,12 @@ SECURITY_HEADERS = {
 }
 
 
-async def index(_request: web.Request) -> web.Response:
-    body = (STATIC / "index.html").read_text(encoding="utf-8")
-    return web.Response(text=body, content_type="text/html", headers=SECURITY_HEADERS)
+def page(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(_request: web.Request) -> web.Response:
+        body = (STATIC / name).read_text(encoding="utf-8")
+        return web.Response(text=body, content_type="text/html", headers=SECURITY_HEADERS)
+
+    return handler
 
 
 def static_file(name: str, content_type: str) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -54,7 +57,9 @@ def create_app(config: Config, viewers: Viewers, access: AccessControl) -> web.A
     app[ACCESS] = access
     app[STARTED_AT] = time.monotonic()
     app.cleanup_ctx.append(watch_readiness)
-    app.router.add_get("/", index)
+    app.router.add_get("/", page("index.html"))
+    # The operator page loads without a token; the figures it fetches (/stats) need admin.
+    app.router.add_get("/admin", page("admin.html"))
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)
     app.router.add_get("/signal", handle_signal)
@@ -62,4 +67,7 @@ def create_app(config: Config, viewers: Viewers, access: AccessControl) -> web.A
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/player.js", static_file("player.js", "text/javascript"))
     app.router.add_get("/player.css", static_file("player.css", "text/css"))
+    for script in ("charts.js", "overlay.js", "admin.js"):
+        app.router.add_get(f"/{script}", static_file(script, "text/javascript"))
+    app.router.add_get("/admin.css", static_file("admin.css", "text/css"))
     return app

@@ -27,13 +27,15 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 2)
 
 
-def stream_figures(stream: StreamStats | None) -> dict[str, Any] | None:
+def stream_figures(stream: StreamStats | None, rate_bps: float | None) -> dict[str, Any] | None:
+    """One stream's figures; the bitrate is measured between the last two samples, or
+    GStreamer's running estimate until there are two."""
     if stream is None:
         return None
     return {
         "bytes_sent": stream.bytes_sent,
         "packets_sent": stream.packets_sent,
-        "bitrate_kbps": _r(stream.bitrate_bps / 1000),
+        "bitrate_kbps": _r((stream.bitrate_bps if rate_bps is None else rate_bps) / 1000),
         "packets_lost": stream.packets_lost,
         "fraction_lost": round(stream.fraction_lost, 4),
         "jitter_ms": _ms(stream.jitter_s),
@@ -46,6 +48,11 @@ def stream_figures(stream: StreamStats | None) -> dict[str, Any] | None:
 
 def viewer_figures(viewers: Viewers, peer: ViewerPeer, now: float) -> dict[str, Any]:
     net, client = peer.net, peer.client
+    video = stream_figures(net.video, peer.send_rates["video"])
+    audio = stream_figures(net.audio, peer.send_rates["audio"])
+    bitrate = None
+    if video is not None or audio is not None:
+        bitrate = _r(sum(s["bitrate_kbps"] for s in (video, audio) if s is not None))
     candidates = None
     if net.local_candidate or net.remote_candidate:
         candidates = {"local": net.local_candidate, "remote": net.remote_candidate}
@@ -59,10 +66,10 @@ def viewer_figures(viewers: Viewers, peer: ViewerPeer, now: float) -> dict[str, 
         "connected_s": round(now - peer.connected_at, 1) if peer.connected_at else None,
         "queue_overruns": peer.overruns,
         "keyframe_requests": peer.keyframe_requests,
-        "bitrate_kbps": _r(net.bitrate_bps / 1000) if peer.net_at is not None else None,
+        "bitrate_kbps": bitrate,
         "rtt_ms": _ms(net.rtt_s),
-        "video": stream_figures(net.video),
-        "audio": stream_figures(net.audio),
+        "video": video,
+        "audio": audio,
         "stats_age_s": _r(now - peer.net_at, 2) if peer.net_at is not None else None,
         "estimated_latency_ms": _r(viewers.estimated_latency_ms(peer)),
         "client": None
@@ -108,6 +115,7 @@ def snapshot(request: web.Request) -> dict[str, Any]:
         "sent_bitrate_kbps": _r(sum(p["bitrate_kbps"] or 0 for p in peers)),
         "encode_ms": _r(meter.encode_ms, 2),
         "frames_encoded": media.frames,
+        "pipeline_elements": media.element_count(),
         "frames_dropped": meter.dropped,
         "last_frame_age_s": _r(meter.age(), 3),
         "encoded_bytes": meter.bytes,
