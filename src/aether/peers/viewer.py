@@ -20,6 +20,7 @@ from aether import gst
 from aether.errors import ProtocolError
 from aether.fanout.pipeline import VIEWER_PREFIX, Branch, MediaPipeline
 from aether.logsetup import viewer_log
+from aether.peers.certificate import dtls_certificate_pem, dtls_fingerprint, with_fingerprint
 from aether.peers.sdp import candidate_is_plausible, check_answer
 from aether.signaling.protocol import ClientStats
 from aether.telemetry.webrtcstats import PeerNetStats, send_rate, summarize, to_plain
@@ -144,6 +145,7 @@ class ViewerPeer:
             self._connect(queue, "overrun", self._on_overrun_thread)
             self._connect(sink, "notify::caps", self._on_caps_thread)
             self._sink_pads.append(sink)
+        self._connect(webrtc, "deep-element-added", self._on_element_added_thread)
         self._connect(webrtc, "on-ice-candidate", self._on_ice_candidate_thread)
         self._connect(webrtc, "notify::connection-state", self._on_connection_state_thread)
         self._connect(webrtc, "notify::ice-gathering-state", self._on_gathering_thread)
@@ -159,6 +161,18 @@ class ViewerPeer:
     def _call(self, func: Any, *args: Any) -> None:
         if not self._closed:
             self.loop.call_soon_threadsafe(func, *args)
+
+    @staticmethod
+    def _on_element_added_thread(_webrtc: Any, _bin: Any, element: Any) -> None:
+        """Tune the elements webrtcbin makes for the transport, before they run."""
+        factory = element.get_factory()
+        name = factory.get_name() if factory is not None else ""
+        if name == "dtlssrtpdec":
+            # The DTLS connection already exists, made with GStreamer's certificate when
+            # webrtcbin set its id: set the id again to remake it with the new certificate.
+            connection_id = element.get_property("connection-id")
+            element.set_property("pem", dtls_certificate_pem())
+            element.set_property("connection-id", connection_id)
 
     def _on_caps_thread(self, _pad: Any, _pspec: Any) -> None:
         self._call(self._maybe_offer)
@@ -212,8 +226,14 @@ class ViewerPeer:
             error = reply.get_value("error") if reply is not None else None
             self._call(self._fail, f"could not create an offer: {error}")
             return
-        self._webrtc.emit("set-local-description", offer, None)
-        self._call(self._offer_ready, offer.sdp.as_text())
+        text = with_fingerprint(offer.sdp.as_text(), dtls_fingerprint())
+        result, message = GstSdp.SDPMessage.new_from_text(text)
+        if result != GstSdp.SDPResult.OK:
+            self._call(self._fail, "could not rewrite the offer's fingerprint")
+            return
+        local = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, message)
+        self._webrtc.emit("set-local-description", local, None)
+        self._call(self._offer_ready, text)
 
     def _offer_ready(self, sdp: str) -> None:
         if self._closed:
