@@ -70,8 +70,8 @@ def test_server_figures_in_base_units() -> None:
     assert got[("aether_frames_dropped_total", ())] == 5
     assert got[("aether_keyframes_requested_total", ())] == 9
     assert got[("aether_keyframes_sent_total", ())] == 4
-    assert got[("aether_encoded_bitrate_bits_per_second", ())] == 3_980_000
-    assert got[("aether_target_bitrate_bits_per_second", ())] == 4_000_000
+    assert got[("aether_encoded_bytes_per_second", ())] == 3_980_000 / 8
+    assert got[("aether_target_bytes_per_second", ())] == 4_000_000 / 8
     assert got[("aether_encode_seconds_count", ())] == 5999
     assert got[("aether_encode_seconds_sum", ())] == 19.2
     assert got[("aether_uptime_seconds", ())] == 100.5
@@ -97,7 +97,7 @@ def test_per_viewer_series_carry_the_viewer_id_and_kind() -> None:
     assert got[("aether_viewer_jitter_seconds", video)] == 0.0015
     assert ("aether_viewer_jitter_seconds", (("kind", "audio"), ("viewer", "7"))) not in got
     assert got[("aether_viewer_rtt_seconds", (("viewer", "7"),))] == 0.0008
-    assert got[("aether_viewer_sent_bitrate_bits_per_second", (("viewer", "7"),))] == 4_046_500
+    assert got[("aether_viewer_sent_bytes_per_second", (("viewer", "7"),))] == 4_046_500 / 8
     assert got[("aether_viewer_estimated_latency_seconds", (("viewer", "7"),))] == 0.025
     assert got[("aether_viewer_decoded_fps", (("viewer", "7"),))] == 59.9
     assert got[("aether_viewer_queue_overruns_total", (("viewer", "7"),))] == 4

@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 VIEWER_STATES = ("new", "connecting", "connected", "disconnected", "failed", "closed")
 KINDS = ("video", "audio")
+KBPS = 1000 / 8  # kbit/s -> bytes/s: Prometheus' base unit for data is the byte
 
 
 def _gauge(name: str, doc: str, value: float | None) -> Iterator[Metric]:
@@ -52,14 +53,14 @@ class SnapshotCollector(Collector):
         yield from _gauge("aether_target_fps", "Configured frame rate.", s["fps"])
         yield from _gauge("aether_fps", "Encoded frames per second, over the last second.",
                           s["fps_actual"])  # fmt: skip
-        yield from _gauge("aether_target_bitrate_bits_per_second",
-                          "Configured video bitrate.", s["bitrate_kbps"] * 1000)  # fmt: skip
-        yield from _gauge("aether_encoded_bitrate_bits_per_second",
+        yield from _gauge("aether_target_bytes_per_second",
+                          "Configured video bitrate.", s["bitrate_kbps"] * KBPS)  # fmt: skip
+        yield from _gauge("aether_encoded_bytes_per_second",
                           "Encoded video bitrate, over the last second.",
-                          _scaled(s["encoded_bitrate_kbps"], 1000))  # fmt: skip
-        yield from _gauge("aether_sent_bitrate_bits_per_second",
-                          "Media sent to all viewers (payload, GStreamer's estimate).",
-                          _scaled(s["sent_bitrate_kbps"], 1000))  # fmt: skip
+                          _scaled(s["encoded_bitrate_kbps"], KBPS))  # fmt: skip
+        yield from _gauge("aether_sent_bytes_per_second",
+                          "Media sent to all viewers (RTP payload).",
+                          _scaled(s["sent_bitrate_kbps"], KBPS))  # fmt: skip
         yield _counter("aether_frames_encoded", "Video frames encoded.", s["frames_encoded"])
         yield _counter("aether_frames_dropped",
                        "Video frames the source failed to deliver (capture timestamp gaps).",
@@ -121,8 +122,8 @@ class SnapshotCollector(Collector):
                                 "Full intra requests received.", ["viewer", "kind"]),
         }  # fmt: skip
         per_viewer = {
-            "bitrate_kbps": family(GaugeMetricFamily, "aether_viewer_sent_bitrate_bits_per_second",
-                                   "Sending rate to the viewer.", ["viewer"]),
+            "bitrate_kbps": family(GaugeMetricFamily, "aether_viewer_sent_bytes_per_second",
+                                   "Sending rate to the viewer (RTP payload).", ["viewer"]),
             "rtt_ms": family(GaugeMetricFamily, "aether_viewer_rtt_seconds",
                              "Round-trip time from RTCP.", ["viewer"]),
             "queue_overruns": family(CounterMetricFamily, "aether_viewer_queue_overruns",
@@ -144,7 +145,7 @@ class SnapshotCollector(Collector):
                                        ["viewer"]),
         }  # fmt: skip
         scale = {"jitter_ms": 0.001, "rtt_ms": 0.001, "estimated_latency_ms": 0.001,
-                 "jitter_buffer_ms": 0.001, "bitrate_kbps": 1000.0}  # fmt: skip
+                 "jitter_buffer_ms": 0.001, "bitrate_kbps": KBPS}  # fmt: skip
         for viewer in viewers:
             vid = viewer["id"]
             for kind in KINDS:
