@@ -6,9 +6,11 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aether.errors import ProtocolError
-from aether.signaling.protocol import ClientStats, parse_client_message
+from aether.signaling.protocol import CLIENT_STATS_FIELDS, ClientStats, parse_client_message
 
 FULL = {
     "type": "stats",
@@ -92,3 +94,29 @@ def test_nan_is_refused() -> None:
 
 def test_version_is_checked_as_for_every_message() -> None:
     assert code_and_text({"type": "stats", "v": 2})[0] == "unsupported-version"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from([*CLIENT_STATS_FIELDS, "other"]), json_values))
+def test_any_stats_message_is_either_clean_figures_or_bad_message(fields: dict[str, Any]) -> None:
+    raw = json.dumps({"type": "stats", **fields})
+    try:
+        message = parse_client_message(raw)
+    except ProtocolError as err:
+        assert err.code == "bad-message"
+        return
+    assert isinstance(message, ClientStats)
+    for name, (field, kind, low, high) in CLIENT_STATS_FIELDS.items():
+        value = getattr(message, field)
+        if value is None:
+            assert fields.get(name) is None
+        else:
+            assert type(value) is kind and low <= value <= high

@@ -129,21 +129,35 @@ class FakeStructure:
     def nth_field_name(self, i: int) -> str:
         return self.fields[i][0]
 
+    def has_field(self, name: str) -> bool:
+        return name in dict(self.fields)
+
     def get_value(self, name: str) -> Any:
-        value = dict(self.fields)[name]
+        value = dict(self.fields).get(name)
         if isinstance(value, Exception):
             raise value
         return value
 
 
 class Nick:
-    value_nick = "outbound-rtp"
+    def __init__(self, nick: str) -> None:
+        self.value_nick = nick
 
 
-def test_to_plain_converts_nested_structures_and_enums() -> None:
-    inner = FakeStructure({"type": Nick(), "bytes-sent": 10, "odd": TypeError("no")})
-    outer = FakeStructure({"s1": inner, "ts": 1.5, "obj": object()})
-    assert to_plain(outer) == {"s1": {"type": "outbound-rtp", "bytes-sent": 10}, "ts": 1.5}
+def test_to_plain_reads_the_wanted_entries_and_source_fields() -> None:
+    source = FakeStructure({"clock-rate": 90000, "bitrate": 5, "jitter": 3, "have-rb": True})
+    outbound = FakeStructure({"type": Nick("outbound-rtp"), "bytes-sent": 10,
+                              "odd": TypeError("no"), "obj": object(),
+                              "gst-rtpsource-stats": source})  # fmt: skip
+    inbound = FakeStructure({"type": Nick("inbound-rtp"), "bytes-received": 0})
+    reply = FakeStructure({"out": outbound, "in": inbound, "ts": 1.5})
+    assert to_plain(reply) == {
+        "out": {
+            "type": "outbound-rtp",
+            "bytes-sent": 10,
+            "gst-rtpsource-stats": {"clock-rate": 90000, "bitrate": 5, "have-rb": True},
+        }
+    }
 
 
 def test_send_rate_between_two_samples() -> None:

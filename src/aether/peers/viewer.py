@@ -102,6 +102,7 @@ class ViewerPeer:
         self._gathered = asyncio.Event()
         self._closed = False
         # Statistics: webrtcbin's, fetched on demand; the browser's, as it reports them.
+        self.ice_state = "new"  # webrtcbin's ice-connection-state, as last notified
         self.net = PeerNetStats()
         self.net_at: float | None = None
         self.send_rates: dict[str, float | None] = {"video": None, "audio": None}  # bit/s
@@ -148,6 +149,7 @@ class ViewerPeer:
         self._connect(webrtc, "deep-element-added", self._on_element_added_thread)
         self._connect(webrtc, "on-ice-candidate", self._on_ice_candidate_thread)
         self._connect(webrtc, "notify::connection-state", self._on_connection_state_thread)
+        self._connect(webrtc, "notify::ice-connection-state", self._on_ice_state_thread)
         self._connect(webrtc, "notify::ice-gathering-state", self._on_gathering_thread)
         self._webrtc = webrtc
         self._branch = self.media.attach(viewer_bin)
@@ -183,6 +185,10 @@ class ViewerPeer:
     def _on_connection_state_thread(self, webrtc: Any, _pspec: Any) -> None:
         state = webrtc.get_property("connection-state").value_nick
         self._call(self._on_connection_state, state)
+
+    def _on_ice_state_thread(self, webrtc: Any, _pspec: Any) -> None:
+        state = webrtc.get_property("ice-connection-state").value_nick
+        self._call(setattr, self, "ice_state", str(state))
 
     def _on_upstream_event_thread(self, _pad: Any, info: Any) -> Any:
         if not GstVideo.video_event_is_force_key_unit(info.get_event()):
@@ -276,11 +282,6 @@ class ViewerPeer:
             self.observer.on_failure(reason)
 
     # --- statistics (loop thread; webrtcbin replies on its own) ------------------------
-
-    def ice_state(self) -> str:
-        if self._webrtc is None:
-            return "closed"
-        return str(self._webrtc.get_property("ice-connection-state").value_nick)
 
     async def refresh_stats(self, max_age: float = STATS_MAX_AGE) -> None:
         """Bring `net` up to date (within max_age) from webrtcbin's get-stats.

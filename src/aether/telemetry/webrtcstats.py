@@ -9,22 +9,48 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# Only these entries of the reply are read, and of their nested `gst-rtpsource-stats` only
+# these fields: converting the whole reply costs ~1 ms per viewer, this a fraction of it.
+WANTED_TYPES = frozenset({"outbound-rtp", "remote-inbound-rtp", "transport", "candidate-pair",
+                          "local-candidate", "remote-candidate", "codec"})  # fmt: skip
+SOURCE_FIELDS = ("clock-rate", "bitrate", "have-rb", "rb-jitter")
 
-def to_plain(structure: Any, depth: int = 0) -> dict[str, Any]:
-    """A Gst.Structure as a dict: nested structures become dicts, enums their nick."""
+
+def _get(structure: Any, name: str) -> Any:
+    try:
+        return structure.get_value(name)
+    except TypeError:  # a GValue type PyGObject cannot convert; we use none of them
+        return None
+
+
+def _scalar(value: Any) -> bool | int | float | str | None:
+    if hasattr(value, "value_nick"):  # an enum, e.g. GstWebRTCStatsType
+        return str(value.value_nick)
+    return value if isinstance(value, bool | int | float | str) else None
+
+
+def to_plain(reply: Any) -> dict[str, Any]:
+    """The entries of a get-stats reply that summarize() reads, as dicts.
+
+    Nested structures become dicts and enums their nick; runs on GStreamer's thread.
+    """
     out: dict[str, Any] = {}
-    for i in range(structure.n_fields()):
-        name = structure.nth_field_name(i)
-        try:
-            value = structure.get_value(name)
-        except TypeError:  # a GValue type PyGObject cannot convert; we use none of them
+    for i in range(reply.n_fields()):
+        name = reply.nth_field_name(i)
+        entry = _get(reply, name)
+        if not hasattr(entry, "n_fields") or _scalar(_get(entry, "type")) not in WANTED_TYPES:
             continue
-        if hasattr(value, "n_fields") and depth < 2:
-            out[name] = to_plain(value, depth + 1)
-        elif hasattr(value, "value_nick"):
-            out[name] = value.value_nick
-        elif isinstance(value, bool | int | float | str):
-            out[name] = value
+        plain: dict[str, Any] = {}
+        for j in range(entry.n_fields()):
+            field = entry.nth_field_name(j)
+            value = _get(entry, field)
+            if hasattr(value, "n_fields"):
+                plain[field] = {
+                    f: _scalar(_get(value, f)) for f in SOURCE_FIELDS if value.has_field(f)
+                }
+            elif (scalar := _scalar(value)) is not None:
+                plain[field] = scalar
+        out[name] = plain
     return out
 
 
