@@ -208,6 +208,9 @@ def test_json_logs_carry_the_viewer_id() -> None:
     about = [line for line in lines if line.get("viewer") == viewer]
     messages = [line["message"] for line in about]
     assert any(m.startswith("admitted") for m in messages)
+    # lines keep their module's logger name, so per-logger filters still apply
+    assert {line["logger"] for line in about} >= {"aether.peers.registry",
+                                                  "aether.signaling.session"}  # fmt: skip
     assert any(m.startswith("signaling from") for m in messages)
     assert any(m.startswith("rejected message: not valid JSON") for m in messages)
     assert any(m.startswith("removed") for m in messages)

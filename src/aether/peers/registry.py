@@ -8,6 +8,7 @@ import logging
 
 from aether.errors import ProtocolError
 from aether.fanout.pipeline import MediaPipeline
+from aether.logsetup import viewer_log
 from aether.peers.viewer import PeerObserver, ViewerPeer
 from aether.signaling.protocol import ClientStats
 from aether.telemetry.histogram import Histogram
@@ -53,14 +54,14 @@ class Viewers:
         except Exception:
             del self._peers[viewer_id]
             raise
-        peer.log.info("admitted (%d watching)", len(self._peers))
+        viewer_log(log, viewer_id).info("admitted (%d watching)", len(self._peers))
         return peer
 
     async def remove(self, peer: ViewerPeer) -> None:
         if self._peers.pop(peer.id, None) is None:
             return
         await peer.close()
-        peer.log.info("removed (%d watching)", len(self._peers))
+        viewer_log(log, peer.id).info("removed (%d watching)", len(self._peers))
 
     def estimated_latency_ms(self, peer: ViewerPeer) -> float | None:
         """The browser's estimate (network, jitter buffer, decode) plus our encode time."""

@@ -9,6 +9,7 @@ from aiohttp import WSMsgType, web
 
 from aether.access.backoff import TokenBucket
 from aether.errors import ProtocolError
+from aether.logsetup import viewer_log
 from aether.peers.registry import Viewers
 from aether.peers.viewer import ViewerPeer
 from aether.signaling import protocol
@@ -97,7 +98,7 @@ class SignalingSession:
                 self.send(protocol.error(exc.code, str(exc)))
                 self.finish(exc.code)
                 return
-            self.peer.log.info("signaling from %s", self.address)
+            self._log.info("signaling from %s", self.address)
             self.send(protocol.welcome(self.peer.id, protocol.ice_servers(self.viewers.stun)))
             watchdog = asyncio.create_task(self._watchdog(), name="signal-watchdog")
             reader = asyncio.create_task(self._reader(), name="signal-reader")
@@ -136,7 +137,7 @@ class SignalingSession:
 
     @property
     def _log(self) -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
-        return self.peer.log if self.peer else log
+        return viewer_log(log, self.peer.id) if self.peer else log
 
     def _handle(self, raw: str) -> None:
         assert self.peer is not None
