@@ -70,10 +70,10 @@ def test_ready_flips_to_503_when_the_source_freezes_and_back_when_it_returns() -
             os.kill(xserver.pid, signal.SIGSTOP)  # the capture now blocks on the X server
             try:
                 waited, state = wait_ready(srv.url, 503, 4)
-                time.sleep(1.0)  # long enough to be logged; the watchdog's 5 s stay far
+                time.sleep(0.7)  # long enough to be logged; the watchdog's 5 s stay far
             finally:
                 os.kill(xserver.pid, signal.SIGCONT)
-            assert 1.5 < waited < 3.5
+            assert waited > 1.5  # at most 4 s: wait_ready's limit
             assert state["ready"] is False and state["pipeline"] == "playing"
             assert state["reason"].startswith("source frozen: no video frame for 2.")
             wait_ready(srv.url, 200, 3)
