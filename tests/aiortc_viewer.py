@@ -69,6 +69,16 @@ class AiortcViewer:
         self._pending.clear()
         self._reader = asyncio.create_task(self._read())
         await asyncio.wait_for(self._connected.wait(), within)
+        # The server has seen the connection complete; let aiortc's side finish too, so
+        # closing now does not cut its own connection task short.
+        deadline = asyncio.get_running_loop().time() + within
+        while self.pc.connectionState != "connected":
+            if asyncio.get_running_loop().time() > deadline:
+                raise ConnectionError(
+                    f"aiortc still {self.pc.connectionState} (ICE "
+                    f"{self.pc.iceConnectionState}) after the server saw it connect"
+                )
+            await asyncio.sleep(0.01)
 
     async def _receive(self) -> dict[str, Any]:
         assert self.ws is not None

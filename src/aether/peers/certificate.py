@@ -10,6 +10,7 @@ it is self-signed and never stored.
 from __future__ import annotations
 
 import functools
+import threading
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
@@ -18,11 +19,21 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 VALIDITY = timedelta(days=365)
+_lock = threading.Lock()
+
+
+def dtls_certificate_pem() -> str:
+    """Certificate and private key, PEM, as dtlssrtpdec's `pem` property takes them.
+
+    Made on first use, once: webrtcbin threads of viewers joining together may ask at the
+    same moment, and each must get the same certificate the offers' fingerprint names.
+    """
+    with _lock:
+        return _make_certificate_pem()
 
 
 @functools.cache
-def dtls_certificate_pem() -> str:
-    """Certificate and private key, PEM, as dtlssrtpdec's `pem` property takes them."""
+def _make_certificate_pem() -> str:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "aether")])
     now = datetime.now(UTC)

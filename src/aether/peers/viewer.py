@@ -394,6 +394,8 @@ def set_limits(queue: Any, limits: dict[str, int]) -> None:
 def warm_up() -> None:
     """Pay one-time costs at start-up rather than on the first viewer's clock.
 
-    The first DTLS element generates the process-wide DTLS certificate (~0.4 s here).
+    The first DTLS element generates GStreamer's process-wide DTLS certificate (~0.4 s
+    here), which is then replaced by ours (made here too).
     """
     gst.make("dtlsdec")
+    dtls_fingerprint()
