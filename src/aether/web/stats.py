@@ -116,7 +116,6 @@ def snapshot(request: web.Request) -> dict[str, Any]:
         "encode_ms": _r(meter.encode_ms, 2),
         "frames_encoded": media.frames,
         "pipeline_elements": media.element_count(),
-        "pipeline_elements": media.element_count(),
         "frames_dropped": meter.dropped,
         "last_frame_age_s": _r(meter.age(), 3),
         "encoded_bytes": meter.bytes,
