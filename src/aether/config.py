@@ -22,6 +22,9 @@ from aether.logsetup import FORMATS, parse_filter
 VIDEO_SOURCES = ("auto", "x11", "test")
 AUDIO_SOURCES = ("auto", "pulse", "test", "none")
 ENCODERS = ("auto", "x264")
+# Constrained Baseline decodes everywhere, Firefox's OpenH264 included; main and high
+# compress better but only browsers whose answer takes them can watch.
+H264_PROFILES = ("constrained-baseline", "main", "high")
 DEFAULT_STUN = "stun:stun.l.google.com:19302"
 
 
@@ -50,6 +53,7 @@ class Config:
     audio: str = "auto"
     audio_device: str = "@DEFAULT_MONITOR@"
     encoder: str = "auto"
+    h264_profile: str = "constrained-baseline"
     width: int = 1920
     height: int = 1080
     fps: int = 60
@@ -230,6 +234,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("audio", _choice(AUDIO_SOURCES), "audio source: " + ", ".join(AUDIO_SOURCES)),
     Setting("audio_device", _nonempty, "PulseAudio source name for --audio pulse", "NAME"),
     Setting("encoder", _choice(ENCODERS), "H.264 encoder: " + ", ".join(ENCODERS)),
+    Setting(
+        "h264_profile",
+        _choice(H264_PROFILES),
+        "H.264 profile: " + ", ".join(H264_PROFILES),
+        "PROFILE",
+    ),
     Setting("width", _int_in(16, 7680), "output width in pixels", "PX"),
     Setting("height", _int_in(16, 4320), "output height in pixels", "PX"),
     Setting("fps", _int_in(1, 240), "output frames per second", "FPS"),

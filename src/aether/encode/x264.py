@@ -7,8 +7,15 @@ from typing import Any
 from aether import gst
 from aether.config import Config
 
-# Constrained Baseline decodes everywhere, Firefox's OpenH264 included.
-PROFILE = "constrained-baseline"
+# The coding tools each profile needs. The caps' profile is only a ceiling: with
+# speed-preset=ultrafast x264 leaves CABAC and 8x8 transforms off and emits Constrained
+# Baseline (SPS 42c01f) even when the caps ask for main or high (and its output caps then
+# claim the profile asked for); the SPS is the truth the offer announces (aether.h264).
+PROFILE_TOOLS: dict[str, dict[str, bool]] = {
+    "constrained-baseline": {},
+    "main": {"cabac": True},
+    "high": {"cabac": True, "dct8x8": True},
+}
 
 
 class X264Encoder:
@@ -19,7 +26,7 @@ class X264Encoder:
 
     def describe(self) -> str:
         c = self.config
-        return f"x264 {PROFILE} {c.width}x{c.height}@{c.fps} {c.bitrate} kbit/s"
+        return f"x264 {c.h264_profile} {c.width}x{c.height}@{c.fps} {c.bitrate} kbit/s"
 
     def elements(self) -> list[Any]:
         c = self.config
@@ -42,6 +49,9 @@ class X264Encoder:
             bitrate=c.bitrate,
             # A VBV of a few frames keeps frame sizes, and so send bursts, even.
             vbv_buf_capacity=max(1, round(1000 / c.fps) * 4),
+            **PROFILE_TOOLS[c.h264_profile],
         )
-        h264 = gst.make("capsfilter", "h264-caps", caps=gst.caps(f"video/x-h264,profile={PROFILE}"))
+        h264 = gst.make(
+            "capsfilter", "h264-caps", caps=gst.caps(f"video/x-h264,profile={c.h264_profile}")
+        )
         return [convert, scale, raw, encoder, h264]

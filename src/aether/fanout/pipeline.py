@@ -25,6 +25,7 @@ from aether.capture.base import AudioSource, VideoSource
 from aether.encode import OpusEncoder, VideoEncoder
 from aether.errors import StartupError
 from aether.fanout import playout
+from aether.h264 import ProfileLevel, find_sps
 from aether.telemetry.frames import FrameMeter
 
 Gst = gst.Gst
@@ -86,6 +87,8 @@ class MediaPipeline:
         self._encoder_input: Any = None
         self._watchdog: asyncio.Task[None] | None = None
         self._start_errors: list[str] = []
+        # Profile and level from the stream's SPS: what every offer announces.
+        self.stream_profile: ProfileLevel | None = None
 
     # --- construction ---------------------------------------------------------------
 
@@ -164,6 +167,7 @@ class MediaPipeline:
             loop.call_soon_threadsafe(started.set)
             return Gst.PadProbeReturn.REMOVE
 
+        self._encoder_pad.add_probe(Gst.PadProbeType.BUFFER, self._find_sps)
         self._encoder_pad.add_probe(Gst.PadProbeType.BUFFER, on_first_buffer)
         self._encoder_pad.add_probe(Gst.PadProbeType.BUFFER, self._count_frame)
         self._encoder_input.add_probe(Gst.PadProbeType.BUFFER, self._frame_in)
@@ -192,6 +196,18 @@ class MediaPipeline:
             self.encoder.describe(),
             self.audio.describe(),
         )
+
+    def _find_sps(self, _pad: Any, info: Any) -> Any:
+        """Read the stream's profile and level from its first SPS (in the first keyframe)."""
+        buffer = info.get_buffer()
+        if buffer.has_flags(Gst.BufferFlags.DELTA_UNIT):
+            return Gst.PadProbeReturn.OK
+        found = find_sps(buffer.extract_dup(0, buffer.get_size()))
+        if found is None:
+            return Gst.PadProbeReturn.OK
+        self.stream_profile = found
+        log.info("H.264 stream: %s", found.describe())
+        return Gst.PadProbeReturn.REMOVE
 
     def _count_frame(self, _pad: Any, info: Any) -> Any:
         self.frames += 1  # once per encoded frame, not per packet

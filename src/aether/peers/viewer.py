@@ -21,7 +21,7 @@ from aether.errors import ProtocolError
 from aether.fanout.pipeline import VIEWER_PREFIX, Branch, MediaPipeline
 from aether.logsetup import viewer_log
 from aether.peers.certificate import dtls_certificate_pem, dtls_fingerprint, with_fingerprint
-from aether.peers.sdp import candidate_is_plausible, check_answer
+from aether.peers.sdp import announce_h264, candidate_is_plausible, check_answer
 from aether.signaling.protocol import ClientStats
 from aether.telemetry.webrtcstats import PeerNetStats, send_rate, summarize, to_plain
 
@@ -233,6 +233,8 @@ class ViewerPeer:
             self._call(self._fail, f"could not create an offer: {error}")
             return
         text = with_fingerprint(offer.sdp.as_text(), dtls_fingerprint())
+        if self.media.stream_profile is not None:  # the SPS's own profile, level (RFC 6184)
+            text = announce_h264(text, self.media.stream_profile)
         result, message = GstSdp.SDPMessage.new_from_text(text)
         if result != GstSdp.SDPResult.OK:
             self._call(self._fail, "could not rewrite the offer's fingerprint")
@@ -333,7 +335,18 @@ class ViewerPeer:
             raise ProtocolError("unexpected", "no offer has been sent yet")
         if self._answered:
             raise ProtocolError("unexpected", "an answer was already applied")
-        check_answer(self.offer_sdp, sdp)
+        try:
+            terms = check_answer(self.offer_sdp, sdp)
+        except ProtocolError as exc:
+            if exc.code == "unsupported-codec":
+                self.log.warning("cannot take the stream: %s", exc)
+            raise
+        if terms is not None:
+            self.log.info(
+                "takes H.264 %s, up to level %.1f", terms.viewer.describe(), terms.max_level
+            )
+            if terms.level_exceeded:  # browsers decode above the level they announce
+                self.log.info("stream level %.1f is above what it announced", terms.stream.level)
         result, message = GstSdp.SDPMessage.new_from_text(sdp)
         if result != GstSdp.SDPResult.OK:
             raise ProtocolError("bad-sdp", "the SDP could not be parsed")
