@@ -119,9 +119,25 @@ def nal_units(data: bytes) -> list[bytes]:
     return [u for u in units if u]
 
 
-def find_sps(data: bytes) -> ProfileLevel | None:
-    """Profile and level of the first SPS in an Annex B buffer, or None when it has none."""
-    for unit in nal_units(data):
+def avc_nal_units(data: bytes, length_size: int = 4) -> list[bytes]:
+    """The NAL units of an AVC (stream-format=avc) buffer: each after its big-endian length."""
+    units, at = [], 0
+    while at + length_size <= len(data):
+        size = int.from_bytes(data[at : at + length_size], "big")
+        at += length_size
+        if size == 0 or at + size > len(data):
+            raise H264Error(f"AVC NAL unit length {size} overruns the buffer")
+        units.append(data[at : at + size])
+        at += size
+    return units
+
+
+def find_sps(data: bytes, avc: bool = False) -> ProfileLevel | None:
+    """Profile and level of the first SPS in a buffer, or None when it has none.
+
+    `avc`: the buffer is stream-format=avc (4-byte lengths), else Annex B byte-stream.
+    """
+    for unit in avc_nal_units(data) if avc else nal_units(data):
         if unit[0] & 0x1F == NAL_SPS:
             return parse_sps(unit)
     return None

@@ -62,7 +62,7 @@ class Observer:
             self.offer.set_exception(AssertionError(reason))
 
 
-async def offer_and_sent_sps(profile: str) -> tuple[str, list[ProfileLevel]]:
+async def offer_and_sent_sps(profile: str) -> tuple[str, list[ProfileLevel], Any]:
     gst.init()
     config = load_config({**FLAGS, "h264_profile": profile}, {})
     loop = asyncio.get_running_loop()
@@ -97,7 +97,7 @@ async def offer_and_sent_sps(profile: str) -> tuple[str, list[ProfileLevel]]:
             if sent:
                 break
             await asyncio.sleep(0.1)
-        return offer, sent
+        return offer, sent, media.stream_profile
     finally:
         if peer is not None:
             await peer.close()
@@ -106,9 +106,10 @@ async def offer_and_sent_sps(profile: str) -> tuple[str, list[ProfileLevel]]:
 
 @pytest.mark.parametrize("profile", H264_PROFILES)
 def test_offer_announces_the_profile_and_level_of_the_sent_sps(profile: str) -> None:
-    offer, sent = run_async(offer_and_sent_sps(profile))
+    offer, sent, read = run_async(offer_and_sent_sps(profile))
     assert sent, "no SPS in the RTP stream"
     assert len({sps.hex for sps in sent}) == 1, sent
+    assert read == sent[0]  # what the pipeline read at the encoder: the offer's source
     _, sections = media_sections(offer)
     video = sections[0]
     fmtp = video.fmtp(video.payload_types("H264")[0])

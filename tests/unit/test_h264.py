@@ -7,6 +7,7 @@ import pytest
 from aether.h264 import (
     H264Error,
     ProfileLevel,
+    avc_nal_units,
     find_sps,
     nal_units,
     parse_profile_level_id,
@@ -52,6 +53,19 @@ def test_sps_is_found_after_the_access_unit_delimiter() -> None:
         found = find_sps(buffer)
         assert found is not None
         assert found.hex == "64001f"
+
+
+def test_sps_in_an_avc_buffer() -> None:
+    # x264enc picks stream-format=avc when the caps leave it open: 4-byte lengths.
+    units = [AUD, SPS_MAIN, PPS, bytes.fromhex("65888480")]
+    buffer = b"".join(len(u).to_bytes(4, "big") + u for u in units)
+    assert avc_nal_units(buffer) == units
+    found = find_sps(buffer, avc=True)
+    assert found is not None
+    assert found.hex == "4d401f"
+    assert find_sps(buffer) is None  # not Annex B: no start codes
+    with pytest.raises(H264Error, match="overruns"):
+        find_sps(buffer[:-1], avc=True)
 
 
 def test_a_buffer_without_sps_has_no_profile() -> None:

@@ -25,7 +25,7 @@ from aether.capture.base import AudioSource, VideoSource
 from aether.encode import OpusEncoder, VideoEncoder
 from aether.errors import StartupError
 from aether.fanout import playout
-from aether.h264 import ProfileLevel, find_sps
+from aether.h264 import H264Error, ProfileLevel, find_sps
 from aether.telemetry.frames import FrameMeter
 
 Gst = gst.Gst
@@ -197,12 +197,19 @@ class MediaPipeline:
             self.audio.describe(),
         )
 
-    def _find_sps(self, _pad: Any, info: Any) -> Any:
+    def _find_sps(self, pad: Any, info: Any) -> Any:
         """Read the stream's profile and level from its first SPS (in the first keyframe)."""
         buffer = info.get_buffer()
         if buffer.has_flags(Gst.BufferFlags.DELTA_UNIT):
             return Gst.PadProbeReturn.OK
-        found = find_sps(buffer.extract_dup(0, buffer.get_size()))
+        caps = pad.get_current_caps()
+        avc = caps is not None and caps.get_structure(0).get_string("stream-format") == "avc"
+        try:
+            found = find_sps(buffer.extract_dup(0, buffer.get_size()), avc=avc)
+        except H264Error as exc:
+            log.warning("cannot read the H.264 stream's SPS (%s): the offer keeps rtph264pay's "
+                        "profile-level-id", exc)  # fmt: skip
+            return Gst.PadProbeReturn.REMOVE
         if found is None:
             return Gst.PadProbeReturn.OK
         self.stream_profile = found
