@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from aether import gst
+
 
 class VideoEncoder(Protocol):
     name: str
@@ -16,3 +18,38 @@ class VideoEncoder(Protocol):
         ...
 
     def describe(self) -> str: ...
+
+    def check(self) -> None:
+        """Raise StartupError, naming the fix, unless this encoder can run here (its
+        elements exist and a test encode through them works)."""
+        ...
+
+    def set_bitrate(self, kbps: int) -> None:
+        """Take a new target bitrate while running (after elements() made the encoder)."""
+        ...
+
+
+def raw_chain(width: int, height: int, video_format: str) -> list[Any]:
+    """Convert and scale any raw video to what an encoder takes: format, size, square
+    pixels. Shared by the encoders (x264 builds its own, with conversion threads)."""
+    return [
+        gst.make("videoconvert", "convert", n_threads=2),
+        gst.make("videoscale", "scale"),
+        gst.make(
+            "capsfilter",
+            "raw-caps",
+            caps=gst.caps(
+                f"video/x-raw,format={video_format},width={width},height={height},"
+                "pixel-aspect-ratio=1/1"
+            ),
+        ),
+    ]
+
+
+def h264_caps(profile: str) -> Any:
+    """The capsfilter after an encoder: byte-stream H.264 of the configured profile."""
+    return gst.make(
+        "capsfilter",
+        "h264-caps",
+        caps=gst.caps(f"video/x-h264,stream-format=byte-stream,profile={profile}"),
+    )

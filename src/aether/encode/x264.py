@@ -6,6 +6,9 @@ from typing import Any
 
 from aether import gst
 from aether.config import Config
+from aether.encode.probe import require_elements, test_encode
+
+FIX = "sudo apt-get install gstreamer1.0-plugins-ugly"
 
 # The coding tools each profile needs. The caps' profile is only a ceiling: with
 # speed-preset=ultrafast x264 leaves CABAC and 8x8 transforms off and emits Constrained
@@ -23,10 +26,18 @@ class X264Encoder:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self._encoder: Any = None
 
     def describe(self) -> str:
         c = self.config
         return f"x264 {c.h264_profile} {c.width}x{c.height}@{c.fps} {c.bitrate} kbit/s"
+
+    def check(self) -> None:
+        require_elements(self.name, [("x264enc",)], FIX)
+        test_encode(self.elements)
+
+    def set_bitrate(self, kbps: int) -> None:
+        self._encoder.set_property("bitrate", kbps)
 
     def elements(self) -> list[Any]:
         c = self.config
@@ -51,6 +62,7 @@ class X264Encoder:
             vbv_buf_capacity=max(1, round(1000 / c.fps) * 4),
             **PROFILE_TOOLS[c.h264_profile],
         )
+        self._encoder = encoder
         h264 = gst.make(
             "capsfilter", "h264-caps", caps=gst.caps(f"video/x-h264,profile={c.h264_profile}")
         )
