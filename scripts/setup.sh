@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up Aether on Debian 12: system packages (apt), a venv at .venv, the package.
 #   scripts/setup.sh          runtime only
-#   scripts/setup.sh --test   plus what the test suite needs (Xvfb, PulseAudio, Chromium, ...)
+#   scripts/setup.sh --test   plus what the test suite needs (Xvfb, PulseAudio, Chromium,
+#                             Firefox ESR and puppeteer-core in tests/firefox, ...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,10 +15,13 @@ RUNTIME_PKGS=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-nice gstreamer1.0-x
 )
-TEST_PKGS=(xvfb xauth x11-xserver-utils pulseaudio pulseaudio-utils chromium iproute2 util-linux)
+TEST_PKGS=(xvfb xauth x11-xserver-utils pulseaudio pulseaudio-utils chromium firefox-esr
+  iproute2 util-linux)
 
 pkgs=("${RUNTIME_PKGS[@]}")
 (( want_test )) && pkgs+=("${TEST_PKGS[@]}")
+# Node drives Firefox in the tests; any installed node will do, else Debian's.
+(( want_test )) && ! command -v node >/dev/null && pkgs+=(nodejs npm)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -38,4 +42,9 @@ fi
 extra=""
 (( want_test )) && extra="[test]"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra}"
+if (( want_test )) && [[ ! -d tests/firefox/node_modules/puppeteer-core ]]; then
+  # puppeteer-core drives Debian's firefox-esr: no browser download.
+  echo "setup: npm ci in tests/firefox (puppeteer-core)" >&2
+  PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix tests/firefox --no-audit --no-fund --loglevel=error
+fi
 echo "setup: ready (.venv/bin/aether)" >&2

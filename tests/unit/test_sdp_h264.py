@@ -113,3 +113,11 @@ def test_announce_sets_the_streams_profile_level_id_and_asymmetry() -> None:
     assert announce_h264(announced, parse_profile_level_id("64001f")) == announced
     # Opus untouched.
     assert sections[1].fmtp("111") == media_sections(offer)[1][1].fmtp("111")
+
+
+def test_a_rejected_video_says_when_the_profile_is_why() -> None:
+    rejected = ANSWER.replace("m=video 9 UDP/TLS/RTP/SAVPF 96", "m=video 0 UDP/TLS/RTP/SAVPF 96")
+    err = refusal(offering("64001f"), rejected)
+    assert err.code == "unsupported-codec"
+    assert "cannot decode H.264 high level 3.1 (64001f)" in str(err)
+    assert "H.264 not supported" in str(refusal(offering("42c01f"), rejected))

@@ -127,10 +127,7 @@ def check_answer(offer: str, answer: str) -> VideoTerms | None:
                 "bad-sdp", f"media section {index} is {theirs.kind}, expected {ours.kind}"
             )
         if theirs.port == 0 and ours.kind == "video":
-            raise ProtocolError(
-                "unsupported-codec",
-                "the viewer rejected the video (H.264 not supported by this browser?)",
-            )
+            raise ProtocolError("unsupported-codec", rejected_video(ours))
         attrs = set(session) | set(theirs.attributes)
         names = {a.split(":", 1)[0] for a in attrs}
         for needed in ("ice-ufrag", "ice-pwd", "fingerprint"):
@@ -146,6 +143,22 @@ def check_answer(offer: str, answer: str) -> VideoTerms | None:
         if ours.kind == "video" and ours.payload_types("H264"):
             terms = terms or video_terms(ours, theirs)
     return terms
+
+
+def rejected_video(offered: MediaSection) -> str:
+    """Why a viewer answered port 0 for the video: no H.264, or not the stream's profile."""
+    pts = offered.payload_types("H264")
+    try:
+        stream = parse_profile_level_id(offered.fmtp(pts[0]).get("profile-level-id", ""))
+    except (H264Error, IndexError):
+        stream = None
+    if stream is not None and stream.profile != "constrained-baseline":
+        return (
+            f"the viewer rejected the video: this browser cannot decode H.264 "
+            f"{stream.describe()} (the server's --h264-profile; constrained-baseline plays "
+            "everywhere)"
+        )
+    return "the viewer rejected the video (H.264 not supported by this browser?)"
 
 
 def video_terms(offered: MediaSection, answered: MediaSection) -> VideoTerms:
