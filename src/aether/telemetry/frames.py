@@ -3,8 +3,8 @@
 Fed from pad probes on GStreamer's streaming thread (one call per frame, never per packet)
 and read from the event loop; every field is a plain number, replaced whole.
 
-Encode time pairs frames in order: the encoder (x264 with zerolatency, no B-frames) emits
-one frame per frame in, in order, and rewrites timestamps, so they cannot be matched.
+Encode time pairs frames in order: every encoder runs without B-frames, so it emits one
+frame per frame in, in order; encoders rewrite timestamps, so those cannot pair them.
 Dropped frames are gaps in the capture timestamps: frames the source failed to deliver.
 """
 
