@@ -92,6 +92,23 @@ class FirefoxViewer:
             self.lines.append({"event": "exit"})
             self._changed.notify_all()
 
+    def click(self, selector: str) -> None:
+        """Click an element as a user would (fullscreen and unmute need a real gesture)."""
+        assert self._proc is not None and self._proc.stdin is not None
+        with self._changed:
+            seen = len(self.lines)
+        self._proc.stdin.write(f"click {selector}\n")
+        self._proc.stdin.flush()
+        deadline = time.monotonic() + 10
+        with self._changed:
+            while not any(x["event"] in ("clicked", "error") for x in self.lines[seen:]):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"click {selector}: no reply")
+                self._changed.wait(left)
+            reply = next(x for x in self.lines[seen:] if x["event"] in ("clicked", "error"))
+        assert reply["event"] == "clicked", reply
+
     def latest(self) -> dict[str, Any] | None:
         with self._changed:
             return next((x for x in reversed(self.lines) if x["event"] == "stats"), None)

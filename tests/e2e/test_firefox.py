@@ -74,6 +74,31 @@ def test_firefox_decodes_x11_h264_and_receives_pulse_opus(desktop: dict[str, str
     assert "rejected message" not in log
 
 
+def test_firefox_player_controls_and_figures() -> None:
+    with ServerProcess(*LIGHT) as server, FirefoxViewer(server.url + "/") as firefox:
+        playing = firefox.wait_for(lambda s: decoded(s) > 10, what="frames")
+        assert playing["muted"]
+        assert playing["unmuteShown"]
+        firefox.click("#unmute")
+        unmuted = firefox.wait_for(lambda s: not s["muted"] and not s["unmuteShown"], what="sound")
+        assert not unmuted["paused"]
+        firefox.click("#fullscreen")
+        firefox.wait_for(lambda s: s["fullscreen"], what="fullscreen")
+        firefox.click("#fullscreen")
+        firefox.wait_for(lambda s: not s["fullscreen"], what="fullscreen left")
+        # The overlay's figures, from Firefox's getStats (2 samples make the first rates).
+        sampled = firefox.wait_for(lambda s: s["samples"] >= 3, what="stats samples")
+        figures = sampled["lastSample"]
+        assert 15 <= figures["fps"] <= 40, figures
+        assert 300 <= figures["bitrateKbps"] <= 2000, figures
+        assert figures["rttMs"] is not None
+        assert figures["latencyMs"] is not None
+        assert sampled["firstFrameMs"] is not None
+        assert 0 < sampled["firstFrameMs"] < 10_000
+    # The player's "stats" messages from Firefox's figures were all accepted.
+    assert "rejected message" not in server.output()
+
+
 def test_firefox_reconnects_after_a_server_restart() -> None:
     first_server = ServerProcess(*LIGHT).start()
     port = first_server.port

@@ -5,12 +5,16 @@
 // Opens the player page at URL in headless Firefox (puppeteer-core over WebDriver BiDi) and
 // prints one JSON line per interval on stdout: the player's state and its RTCPeerConnection's
 // getStats figures. A line {"event": "ready"} comes first once the page is open; errors are
-// {"event": "error", "message": ...}. It runs until stdin closes or SIGTERM.
+// {"event": "error", "message": ...}. Lines on stdin are commands: `click SELECTOR` clicks an
+// element as a user would (a trusted click, so fullscreen and unmute are allowed), then
+// prints {"event": "clicked"}. It runs until stdin closes or SIGTERM.
 'use strict';
 
+const readline = require('node:readline');
 const puppeteer = require('puppeteer-core');
 
-// Firefox offers H.264 only with the OpenH264 plugin (downloaded at run time, impossible
+// Autoplay keeps Firefox's default policy (audible autoplay blocked, muted allowed), as
+// users have it. Firefox offers H.264 only with the OpenH264 plugin (downloaded at run time, impossible
 // here) or hardware H.264: these prefs make it offer H.264 and decode it with libavcodec.
 const PREFS = {
   'gfx.blacklist.webrtc.hw.acceleration.h264': 1,
@@ -18,8 +22,6 @@ const PREFS = {
   'media.navigator.mediadatadecoder_h264_enabled': true,
   'media.gmp-gmpopenh264.enabled': false,
   'media.gmp-manager.url': '',
-  'media.autoplay.default': 0, // allow audible autoplay, like a user who allowed it
-  'media.autoplay.blocking_policy': 0,
   // ICE inside the private test namespace: its addresses, unobfuscated.
   'media.peerconnection.ice.loopback': true,
   'media.peerconnection.ice.obfuscate_host_addresses': false,
@@ -41,6 +43,9 @@ const SAMPLE = async () => {
     paused: document.getElementById('video').paused,
     unmuteShown: !document.getElementById('unmute').hidden,
     samples: session.samples.length,
+    lastSample: session.samples.length ? session.samples[session.samples.length - 1] : null,
+    fullscreen: Boolean(document.fullscreenElement),
+    firstFrameMs: session.firstFrameMs,
   };
   const pc = session.pc;
   if (!pc) return out;
@@ -98,10 +103,20 @@ async function main() {
     process.exit(0);
   };
   process.on('SIGTERM', stop);
-  process.stdin.on('end', stop);
-  process.stdin.resume();
-
   const page = await browser.newPage();
+  const commands = readline.createInterface({ input: process.stdin });
+  commands.on('line', (line) => {
+    const [verb, ...rest] = line.trim().split(' ');
+    if (verb !== 'click') {
+      print({ event: 'error', message: `unknown command: ${line}` });
+      return;
+    }
+    page.click(rest.join(' '))
+      .then(() => print({ event: 'clicked', selector: rest.join(' ') }))
+      .catch((err) => print({ event: 'error', message: `click: ${err.message}` }));
+  });
+  commands.on('close', stop);
+
   page.on('console', (msg) => {
     if (msg.type() === 'error' || msg.type() === 'warn') print({ event: 'console', text: msg.text() });
   });
