@@ -14,6 +14,7 @@ RUNTIME_PKGS=(
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-nice gstreamer1.0-x
+  gstreamer1.0-libav
 )
 TEST_PKGS=(xvfb xauth x11-xserver-utils pulseaudio pulseaudio-utils chromium firefox-esr
   iproute2 util-linux)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from aether.access.tokens import Token, parse_tokens
 from aether.errors import ConfigError
 from aether.logsetup import FORMATS, parse_filter
 
-VIDEO_SOURCES = ("auto", "x11", "test")
+VIDEO_SOURCES = ("auto", "x11", "test", "v4l2", "url")
 AUDIO_SOURCES = ("auto", "pulse", "test", "none")
 ENCODERS = ("auto", "nvenc", "vaapi", "x264", "openh264")
 # Constrained Baseline decodes everywhere, Firefox's OpenH264 included; main and high
@@ -50,6 +51,8 @@ class Config:
     monitor: str | None = None
     region: Region | None = None
     cursor: bool = True
+    device: str = "/dev/video0"
+    url: str | None = None
     audio: str = "auto"
     audio_device: str = "@DEFAULT_MONITOR@"
     encoder: str = "auto"
@@ -84,6 +87,8 @@ class Config:
                 value = f"{len(value)} ({', '.join(str(t.role) for t in value) or 'none'})"
             elif isinstance(value, tuple):
                 value = ",".join(str(v) for v in value) or "none"
+            elif f.name == "url" and value:
+                value = redact_url(value)
             parts.append(f"{f.name}={value}")
         return " ".join(parts)
 
@@ -185,6 +190,16 @@ def parse_origins(text: str) -> tuple[str, ...]:
     return origins
 
 
+def redact_url(url: str) -> str:
+    """The URL without the credentials it may carry (rtsp://user:secret@host/...)."""
+    parts = urllib.parse.urlsplit(url)
+    if not (parts.username or parts.password):
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}:{parts.port}" if parts.port else f"***@{host}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
 def parse_file(text: str) -> str:
     path = Path(text).expanduser()
     if not path.is_file():
@@ -231,6 +246,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("monitor", parse_monitor, "RandR monitor to capture, by name or index", "NAME|N"),
     Setting("region", parse_region, "capture only this rectangle", "WxH+X+Y"),
     Setting("cursor", parse_bool, "draw the mouse pointer (true/false)", "BOOL"),
+    Setting("device", _nonempty, "camera device for --source v4l2", "PATH"),
+    Setting(
+        "url", _nonempty, "feed or file for --source url: rtsp/http(s)/srt/file URL or path", "URL"
+    ),
     Setting("audio", _choice(AUDIO_SOURCES), "audio source: " + ", ".join(AUDIO_SOURCES)),
     Setting("audio_device", _nonempty, "PulseAudio source name for --audio pulse", "NAME"),
     Setting("encoder", _choice(ENCODERS), "H.264 encoder: " + ", ".join(ENCODERS)),

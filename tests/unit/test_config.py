@@ -202,8 +202,8 @@ def test_even_output_size_is_accepted() -> None:
 @pytest.mark.parametrize(
     ("field", "good", "bad", "allowed"),
     [
-        ("source", "x11", "wayland", "one of auto, x11, test"),
-        ("source", "test", "X11", "one of auto, x11, test"),
+        ("source", "x11", "wayland", "one of auto, x11, test, v4l2, url"),
+        ("source", "test", "X11", "one of auto, x11, test, v4l2, url"),
         ("audio", "none", "alsa", "one of auto, pulse, test, none"),
         ("encoder", "x264", "quicksync", "one of auto, nvenc, vaapi, x264, openh264"),
     ],

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from aether.capture.base import AudioSource, VideoSource
 from aether.capture.pulse import NoAudio, PulseAudioSource, TestAudioSource, pulse_reachable
 from aether.capture.testsrc import TestVideoSource
+from aether.capture.url import UrlSource
+from aether.capture.v4l2 import V4l2Source
 from aether.capture.x11 import X11Source, probe_display
 from aether.config import Config
 from aether.errors import ConfigError, SourceUnavailableError
@@ -21,6 +23,8 @@ log = logging.getLogger(__name__)
 VIDEO: dict[str, Callable[[Config], VideoSource]] = {
     "x11": X11Source.open,
     "test": TestVideoSource,
+    "v4l2": V4l2Source.open,
+    "url": UrlSource.open,
 }
 AUDIO: dict[str, Callable[[Config], AudioSource]] = {
     "pulse": PulseAudioSource.open,

@@ -1,0 +1,47 @@
+"""A file as the source: decoded, re-encoded and watched in Chromium."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import decoded, wait_for
+from tests.helpers import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def make_clip(path: Path, seconds: int = 20) -> None:
+    """An H.264 MP4 of a moving ball, the kind of file a user would stream."""
+    pipeline = (
+        f"videotestsrc num-buffers={seconds * 30} pattern=ball"
+        " ! video/x-raw,width=640,height=360,framerate=30/1,format=I420"
+        f" ! x264enc speed-preset=ultrafast ! mp4mux ! filesink location={path}"
+    )
+    subprocess.run(["gst-launch-1.0", "-q", *pipeline.split()], check=True, timeout=60)
+
+
+def test_a_video_file_plays_in_the_browser_at_the_configured_size(
+    browser: Any, tmp_path: Path
+) -> None:
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip)
+    args = ("--source", "url", "--url", str(clip), "--audio", "test",
+            "--width", "320", "--height", "180", "--fps", "15", "--bitrate", "400")  # fmt: skip
+    with ServerProcess(*args) as server:
+        page = browser.new_context().new_page()
+        try:
+            page.goto(server.url + "/")
+            first = wait_for(page, lambda s: decoded(s) > 5, what="frames from the file")
+            page.wait_for_timeout(2000)
+            later = wait_for(page, lambda s: decoded(s) >= decoded(first) + 20, what="more")
+            size = page.evaluate("() => [document.querySelector('video').videoWidth,"
+                                 " document.querySelector('video').videoHeight]")  # fmt: skip
+        finally:
+            page.context.close()
+        assert size == [320, 180]
+        assert decoded(later) > decoded(first)
+        assert "url file://" in server.output()
