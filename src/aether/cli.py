@@ -1,9 +1,12 @@
-"""Command line: `aether serve [options]`. Every option also reads an AETHER_* variable."""
+"""Command line: `aether serve|doctor|sources [options]`, `aether token`. Every option also
+reads an AETHER_* variable."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import logging
 import os
 import sys
@@ -32,19 +35,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Capture, encode once and serve the stream to browsers over WebRTC. "
         "Each option can also be set with the environment variable shown.",
     )
-    defaults = Config()
-    for setting in SETTINGS:
-        default = getattr(defaults, setting.field)
-        if isinstance(default, tuple):
-            default = ",".join(default) or "none"
-        env = setting.env + (f" or {setting.env_fallback}" if setting.env_fallback else "")
-        serve.add_argument(
-            setting.flag,
-            dest=setting.field,
-            metavar=setting.metavar or setting.field.upper(),
-            default=None,
-            help=f"{setting.help} [env {env}; default {default}]",
-        )
+    add_settings(serve)
+    for name, text in (
+        ("doctor", "check that everything `serve` needs works here, with the fix for what fails"),
+        ("sources", "list monitors, audio sources, cameras and usable encoders"),
+    ):
+        command = commands.add_parser(
+            name, help=text, description=text[0].upper() + text[1:] + ". Takes the options "
+            "of `serve`, so it checks the configuration that would be served."
+        )  # fmt: skip
+        command.add_argument("--json", action="store_true", help="machine-readable output")
+        add_settings(command)
     token = commands.add_parser(
         "token",
         help="mint a new access token",
@@ -56,6 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--expires", metavar="WHEN", help="expiry: a duration (30m, 12h, 7d) or an ISO date/time"
     )
     return parser
+
+
+def add_settings(parser: argparse.ArgumentParser) -> None:
+    """One option per setting, with its environment variable and default in the help."""
+    defaults = Config()
+    for setting in SETTINGS:
+        default = getattr(defaults, setting.field)
+        if isinstance(default, tuple):
+            default = ",".join(default) or "none"
+        env = setting.env + (f" or {setting.env_fallback}" if setting.env_fallback else "")
+        parser.add_argument(
+            setting.flag,
+            dest=setting.field,
+            metavar=setting.metavar or setting.field.upper(),
+            default=None,
+            help=f"{setting.help} [env {env}; default {default}]",
+        )
 
 
 def parse_when(text: str, now: datetime) -> datetime:
@@ -88,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "token":
         return mint_token(args.role, args.expires)
-    if args.command != "serve":
+    if args.command not in ("serve", "doctor", "sources"):
         parser.print_help()
         return 2
     flags = {s.field: getattr(args, s.field) for s in SETTINGS}
@@ -97,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AetherError as exc:
         print(f"aether: {exc}", file=sys.stderr)
         return 2
+    if args.command in ("doctor", "sources"):
+        setup_logging("warn", config.log_format)  # the report is the output
+        return examine(args.command, config, as_json=args.json)
     setup_logging(config.log, config.log_format)
     try:
         return asyncio.run(_serve(config))
@@ -105,6 +126,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:  # pragma: no cover - SIGINT before handlers are installed
         return 130
+
+
+def examine(command: str, config: Config, as_json: bool) -> int:
+    from aether import doctor  # imports GStreamer
+
+    if command == "sources":
+        data = doctor.inventory(config)
+        print(json.dumps(data, indent=1) if as_json else doctor.format_inventory(data))
+        return 0
+    code, checks = doctor.doctor(config)
+    if as_json:
+        report = {"ok": code == 0, "checks": [dataclasses.asdict(c) for c in checks]}
+        print(json.dumps(report, indent=1))
+    else:
+        print(doctor.format_checks(checks))
+    return code
 
 
 async def _serve(config: Config) -> int:

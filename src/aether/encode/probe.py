@@ -42,6 +42,9 @@ def test_encode(elements: Callable[[], list[Any]], width: int = 320, height: int
     )
     sink = gst.ElementFactory.make("fakesink", None)
     sink.set_property("sync", False)
+    sink.set_property("signal-handoffs", True)
+    encoded = []
+    sink.connect("handoff", lambda _sink, buffer, _pad: encoded.append(buffer.get_size()))
     chain = [source, caps, *elements(), sink]
     for element in chain:
         pipeline.add(element)
@@ -63,6 +66,8 @@ def test_encode(elements: Callable[[], list[Any]], width: int = 320, height: int
             error, debug = message.parse_error()
             detail = f" ({debug.splitlines()[0]})" if debug else ""
             raise StartupError(f"a test encode failed: {error.message}{detail}")
+        if not encoded:
+            raise StartupError(f"a test encode of {PROBE_FRAMES} frames produced no output")
     finally:
         pipeline.set_state(gst.State.NULL)
 
