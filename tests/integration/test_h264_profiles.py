@@ -62,9 +62,11 @@ class Observer:
             self.offer.set_exception(AssertionError(reason))
 
 
-async def offer_and_sent_sps(profile: str) -> tuple[str, list[ProfileLevel], Any]:
+async def offer_and_sent_sps(
+    profile: str, encoder: str = "x264"
+) -> tuple[str, list[ProfileLevel], Any]:
     gst.init()
-    config = load_config({**FLAGS, "h264_profile": profile}, {})
+    config = load_config({**FLAGS, "h264_profile": profile, "encoder": encoder}, {})
     loop = asyncio.get_running_loop()
     media = MediaPipeline(
         resolve_video(config),
@@ -104,9 +106,13 @@ async def offer_and_sent_sps(profile: str) -> tuple[str, list[ProfileLevel], Any
         await media.stop()
 
 
-@pytest.mark.parametrize("profile", H264_PROFILES)
-def test_offer_announces_the_profile_and_level_of_the_sent_sps(profile: str) -> None:
-    offer, sent, read = run_async(offer_and_sent_sps(profile))
+# Every encoder that can run here, with each profile it makes.
+CASES = [("x264", p) for p in H264_PROFILES] + [("openh264", "constrained-baseline")]
+
+
+@pytest.mark.parametrize(("encoder", "profile"), CASES)
+def test_offer_announces_the_profile_and_level_of_the_sent_sps(encoder: str, profile: str) -> None:
+    offer, sent, read = run_async(offer_and_sent_sps(profile, encoder))
     assert sent, "no SPS in the RTP stream"
     assert len({sps.hex for sps in sent}) == 1, sent
     assert read == sent[0]  # what the pipeline read at the encoder: the offer's source
