@@ -63,11 +63,21 @@ class FirefoxViewer:
         self._proc: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
         self._stderr: Any = None
+        self._profile: tempfile.TemporaryDirectory[str] | None = None
 
     def start(self) -> FirefoxViewer:
         self._stderr = tempfile.NamedTemporaryFile("w+", prefix="aether-firefox-", suffix=".log")
+        self._profile = tempfile.TemporaryDirectory(prefix="aether-firefox-profile-")
         self._proc = subprocess.Popen(
-            ["node", str(DRIVER), self.url, "--interval-ms", str(self.interval_ms)],
+            [
+                "node",
+                str(DRIVER),
+                self.url,
+                "--interval-ms",
+                str(self.interval_ms),
+                "--profile",
+                self._profile.name,
+            ],
             cwd=DRIVER_DIR,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -157,6 +167,8 @@ class FirefoxViewer:
         if self._reader is not None:
             self._reader.join(5)
         self._stderr.close()
+        if self._profile is not None:
+            self._profile.cleanup()
         self._proc = None
 
     def __enter__(self) -> FirefoxViewer:

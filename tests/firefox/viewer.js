@@ -1,7 +1,9 @@
 // A Firefox ESR viewer for the end-to-end tests (tests/e2e/test_firefox.py).
 //
-//   node viewer.js URL [--firefox /usr/bin/firefox-esr] [--interval-ms 500]
+//   node viewer.js URL [--firefox /usr/bin/firefox-esr] [--interval-ms 500] [--profile DIR]
 //
+// --profile: an empty directory for Firefox's profile, which the caller removes (puppeteer's
+// own temporary profile, ~40 MB, stays behind when the process exits right after close).
 // Opens the player page at URL in headless Firefox (puppeteer-core over WebDriver BiDi) and
 // prints one JSON line per interval on stdout: the player's state and its RTCPeerConnection's
 // getStats figures. A line {"event": "ready"} comes first once the page is open; errors are
@@ -72,13 +74,14 @@ function print(obj) {
 }
 
 function parseArgs(argv) {
-  const opts = { url: null, firefox: '/usr/bin/firefox-esr', intervalMs: 500 };
+  const opts = { url: null, firefox: '/usr/bin/firefox-esr', intervalMs: 500, profile: null };
   for (let i = 0; i < argv.length; i += 1) {
     if (argv[i] === '--firefox') opts.firefox = argv[(i += 1)];
     else if (argv[i] === '--interval-ms') opts.intervalMs = Number(argv[(i += 1)]);
+    else if (argv[i] === '--profile') opts.profile = argv[(i += 1)];
     else opts.url = argv[i];
   }
-  if (!opts.url) throw new Error('usage: node viewer.js URL [--firefox PATH] [--interval-ms N]');
+  if (!opts.url) throw new Error('usage: node viewer.js URL [--firefox PATH] [--interval-ms N] [--profile DIR]');
   return opts;
 }
 
@@ -90,6 +93,7 @@ async function main() {
     executablePath: opts.firefox,
     headless: true,
     extraPrefsFirefox: PREFS,
+    ...(opts.profile ? { userDataDir: opts.profile } : {}),
   });
   let stopping = false;
   const stop = async () => {
