@@ -22,7 +22,7 @@ from aether.logsetup import FORMATS, parse_filter
 
 VIDEO_SOURCES = ("auto", "x11", "test", "v4l2", "url")
 AUDIO_SOURCES = ("auto", "pulse", "test", "none")
-ENCODERS = ("auto", "nvenc", "vaapi", "x264", "openh264")
+ENCODERS = ("auto", "nvenc", "vaapi", "x264", "openh264", "copy")
 # Constrained Baseline decodes everywhere, Firefox's OpenH264 included; main and high
 # compress better but only browsers whose answer takes them can watch.
 H264_PROFILES = ("constrained-baseline", "main", "high")

@@ -75,4 +75,5 @@ def test_sources_lists_every_randr_monitor_and_the_usable_encoders() -> None:
     assert ("LEFT", "640x480+0+0") in monitors and ("RIGHT", "640x480+640+0") in monitors
     usable = {e["name"]: e["usable"] for e in data["encoders"]}
     assert usable["x264"] == "yes"
-    assert set(usable) == {"nvenc", "vaapi", "x264", "openh264"}
+    assert set(usable) == {"nvenc", "vaapi", "x264", "openh264", "copy"}
+    assert usable["copy"] == "no"  # only with --source url

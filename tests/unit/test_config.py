@@ -205,7 +205,7 @@ def test_even_output_size_is_accepted() -> None:
         ("source", "x11", "wayland", "one of auto, x11, test, v4l2, url"),
         ("source", "test", "X11", "one of auto, x11, test, v4l2, url"),
         ("audio", "none", "alsa", "one of auto, pulse, test, none"),
-        ("encoder", "x264", "quicksync", "one of auto, nvenc, vaapi, x264, openh264"),
+        ("encoder", "x264", "quicksync", "one of auto, nvenc, vaapi, x264, openh264, copy"),
     ],
 )
 def test_choices(field: str, good: str, bad: str, allowed: str) -> None:

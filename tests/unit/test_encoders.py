@@ -129,3 +129,11 @@ def test_set_if_present_skips_properties_an_element_lacks() -> None:
     element = gst.make("x264enc")
     probe.set_if_present(element, bitrate=777, zero_reorder_delay=True)
     assert element.get_property("bitrate") == 777
+
+
+def test_copy_is_only_for_feeds() -> None:
+    from aether.encode.copy import CopyEncoder
+
+    with pytest.raises(ConfigError, match="--source url"):
+        CopyEncoder(replace(CONFIG, encoder="copy")).check()
+    CopyEncoder(replace(CONFIG, encoder="copy", source="url")).check()

@@ -77,6 +77,12 @@ class UrlSource:
         return f"url {redact_url(self.uri)}"  # never log a feed's credentials
 
     def elements(self) -> list[Any]:
-        # Only the video is decoded; audio comes from --audio.
+        # Only the video is used; audio comes from --audio.
+        if self.config.encoder == "copy":  # the feed's H.264 itself, paced like a capture
+            description = (
+                f'uridecodebin uri="{self.uri}" caps=video/x-h264 ! h264parse '
+                "! clocksync name=tail sync=true"
+            )
+            return [decoding_bin("capture", description)]
         description = f'uridecodebin uri="{self.uri}" caps=video/x-raw ! videoconvert name=tail'
         return [decoding_bin("capture", description), *paced_tail(self.config)]

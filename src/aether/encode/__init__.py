@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from aether.config import Config
 from aether.encode.base import VideoEncoder
+from aether.encode.copy import CopyEncoder
 from aether.encode.nvenc import NvencEncoder
 from aether.encode.openh264 import OpenH264Encoder
 from aether.encode.opus import OpusEncoder
@@ -24,6 +25,7 @@ VIDEO_ENCODERS: dict[str, Callable[[Config], VideoEncoder]] = {
     "vaapi": VaapiEncoder,
     "x264": X264Encoder,
     "openh264": OpenH264Encoder,
+    "copy": CopyEncoder,
 }
 # `auto` takes the first of these that passes its check: hardware first, then the CPU.
 AUTO_ORDER = ("nvenc", "vaapi", "x264", "openh264")
