@@ -89,6 +89,7 @@ async def serve(config: Config) -> int:
         generated = (mint(Role.ADMIN),)
     access = AccessControl(config, generated)
     viewers = Viewers(media, loop, config.max_viewers, config.stun)
+    viewers.start()
     runner = web.AppRunner(
         create_app(config, viewers, access), handle_signals=False, access_log=None
     )
@@ -133,6 +134,7 @@ async def serve(config: Config) -> int:
     await runner.cleanup()
     for peer in viewers:
         await viewers.remove(peer)
+    await viewers.close()
     await media.stop()
     log.info("stopped")
     return exit_code

@@ -90,6 +90,40 @@ def test_session_starts_with_welcome_then_an_h264_opus_offer(server: ServerProce
     assert "a=extmap:9 http://www.webrtc.org/experiments/rtp-hdrext/playout-delay" in sdp
 
 
+def test_joining_viewers_take_prepared_peers_in_protocol_order(server: ServerProcess) -> None:
+    """Each viewer gets a peer made in advance: welcome first, then the offer at once with
+    the candidates gathered meanwhile, then trickled ones; the spare is no viewer."""
+
+    async def join(http: aiohttp.ClientSession) -> list[Any]:
+        async with http.ws_connect(server.ws_url) as ws:
+            messages = []
+            async with asyncio.timeout(10):
+                while len(messages) < 3:
+                    messages.append(json.loads((await ws.receive()).data))
+            return messages
+
+    async def scenario() -> tuple[list[Any], list[Any], int]:
+        await asyncio.sleep(0.5)  # the first spare is ready
+        async with aiohttp.ClientSession() as http:
+            async with http.get(server.url + "/stats") as response:
+                snapshot = await response.json()
+            assert snapshot["spare_peer_ready"] is True, snapshot
+            before = snapshot["viewers_total"]
+            first = await join(http)
+            await asyncio.sleep(0.6)  # the next spare is made
+            second = await join(http)
+            async with http.get(server.url + "/stats") as response:
+                after = (await response.json())["viewers_total"]
+        return first, second, after - before
+
+    first, second, admitted = run_async(scenario())
+    for messages in (first, second):
+        assert [m["type"] for m in messages[:2]] == ["welcome", "offer"], messages
+        assert messages[2]["type"] == "ice", messages
+    assert first[0]["viewer"] != second[0]["viewer"]
+    assert admitted == 2  # spares are not counted as viewers
+
+
 def test_bad_messages_get_precise_errors_and_the_session_goes_on(server: ServerProcess) -> None:
     cases = [
         ("{not json", "bad-json"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 
 from aether.errors import ProtocolError
 from aether.fanout.pipeline import MediaPipeline
@@ -14,6 +15,38 @@ from aether.signaling.protocol import ClientStats
 from aether.telemetry.histogram import Histogram
 
 log = logging.getLogger(__name__)
+
+# A joining viewer takes a peer made in advance (its bin linked, its offer made, its ICE
+# candidates gathered), so its offer goes out with the welcome; the next spare is made a
+# moment later, off the joining viewer's critical path.
+SPARE_DELAY = 0.3
+
+
+class PendingObserver:
+    """Holds a spare peer's events until a viewer adopts it, then replays them in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, tuple[object, ...]]] = []
+
+    def on_local_description(self, sdp: str) -> None:
+        self.events.append(("on_local_description", (sdp,)))
+
+    def on_local_candidate(self, mline: int, candidate: str) -> None:
+        self.events.append(("on_local_candidate", (mline, candidate)))
+
+    def on_connection_state(self, state: str) -> None:
+        self.events.append(("on_connection_state", (state,)))
+
+    def on_failure(self, reason: str) -> None:
+        self.events.append(("on_failure", (reason,)))
+
+    @property
+    def failed(self) -> bool:
+        return any(name == "on_failure" for name, _ in self.events)
+
+    def replay(self, observer: PeerObserver) -> None:
+        for name, args in self.events:
+            getattr(observer, name)(*args)
 
 
 class Viewers:
@@ -33,6 +66,47 @@ class Viewers:
         self.total_admitted = 0
         self.latency = Histogram()  # estimated glass-to-glass latency, seconds, all viewers
         media.on_viewer_error = self._on_viewer_error
+        self._spare: tuple[ViewerPeer, PendingObserver] | None = None
+        self._spare_timer: asyncio.TimerHandle | None = None
+        self._closing = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        """Make the first spare peer (call once the media pipeline plays)."""
+        self._make_spare()
+
+    @property
+    def spare_ready(self) -> bool:
+        """A prepared peer waits, its offer made: the next viewer starts at once."""
+        return self._spare is not None and any(
+            name == "on_local_description" for name, _ in self._spare[1].events
+        )
+
+    def _make_spare(self) -> None:
+        self._spare_timer = None
+        if self._spare is not None or self._closing:
+            return
+        pending = PendingObserver()
+        peer = ViewerPeer(str(next(self._ids)), self.media, pending, self.loop, self.stun)
+        try:
+            peer.start()
+        except Exception:
+            log.exception("could not prepare a spare viewer peer")
+            return
+        self._spare = (peer, pending)
+
+    def _schedule_spare(self) -> None:
+        if self._spare_timer is None and not self._closing:
+            self._spare_timer = self.loop.call_later(SPARE_DELAY, self._make_spare)
+
+    async def close(self) -> None:
+        """Stop making spares and free the one waiting (at shutdown)."""
+        self._closing = True
+        if self._spare_timer is not None:
+            self._spare_timer.cancel()
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            await spare[0].close()
 
     def __len__(self) -> int:
         return len(self._peers)
@@ -44,17 +118,37 @@ class Viewers:
         """Create and start a peer for a new viewer, or raise ProtocolError('server-full')."""
         if len(self._peers) >= self.max_viewers:
             raise ProtocolError("server-full", f"server full: {self.max_viewers} viewers watching")
-        viewer_id = str(next(self._ids))
-        peer = ViewerPeer(viewer_id, self.media, observer, self.loop, self.stun)
-        peer.address = address
-        self._peers[viewer_id] = peer
-        self.total_admitted += 1
-        try:
-            peer.start()
-        except Exception:
-            del self._peers[viewer_id]
-            raise
-        viewer_log(log, viewer_id).info("admitted (%d watching)", len(self._peers))
+        spare, self._spare = self._spare, None
+        if spare is not None and not spare[1].failed:
+            peer, pending = spare
+            peer.address = address
+            peer.created_at = time.monotonic()
+            self._peers[peer.id] = peer
+            self.total_admitted += 1
+
+            def hand_over() -> None:
+                # After the caller's welcome: the offer and candidates made in advance
+                # follow it, in order, then events go to the viewer directly.
+                pending.replay(observer)
+                peer.observer = observer
+
+            self.loop.call_soon(hand_over)
+        else:
+            if spare is not None:
+                task = self.loop.create_task(spare[0].close())
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            peer = ViewerPeer(str(next(self._ids)), self.media, observer, self.loop, self.stun)
+            peer.address = address
+            self._peers[peer.id] = peer
+            self.total_admitted += 1
+            try:
+                peer.start()
+            except Exception:
+                del self._peers[peer.id]
+                raise
+        self._schedule_spare()
+        viewer_log(log, peer.id).info("admitted (%d watching)", len(self._peers))
         return peer
 
     async def remove(self, peer: ViewerPeer) -> None:

@@ -125,6 +125,7 @@ def snapshot(request: web.Request) -> dict[str, Any]:
         "viewers_now": len(viewers),
         "viewers_connected": sum(1 for p in peers if p["state"] == "connected"),
         "viewers_total": viewers.total_admitted,
+        "spare_peer_ready": viewers.spare_ready,
         "max_viewers": viewers.max_viewers,
         "latency_histogram": {
             "buckets": viewers.latency.cumulative(),
