@@ -12,10 +12,12 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aether import __version__
 from aether.access.tokens import Role, mint, parse_expiry
-from aether.config import SETTINGS, Config, load_config
+from aether.config import SETTINGS, Config, load_config_with_sources, redact_url
+from aether.configfile import config_path_hint, find_config_file, read_config_file
 from aether.errors import AetherError
 from aether.logsetup import setup_logging
 
@@ -39,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (
         ("doctor", "check that everything `serve` needs works here, with the fix for what fails"),
         ("sources", "list monitors, audio sources, cameras and usable encoders"),
+        ("config", "print the effective configuration and where each value comes from"),
     ):
         command = commands.add_parser(
             name, help=text, description=text[0].upper() + text[1:] + ". Takes the options "
@@ -46,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
         )  # fmt: skip
         command.add_argument("--json", action="store_true", help="machine-readable output")
         add_settings(command)
+    for command in (serve, *(commands.choices[n] for n in ("doctor", "sources", "config"))):
+        command.add_argument(
+            "--config",
+            metavar="PATH",
+            default=None,
+            help="TOML config file [env AETHER_CONFIG; default: "
+            f"{config_path_hint(os.environ)}, if present]",
+        )
     token = commands.add_parser(
         "token",
         help="mint a new access token",
@@ -106,15 +117,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "token":
         return mint_token(args.role, args.expires)
-    if args.command not in ("serve", "doctor", "sources"):
+    if args.command not in ("serve", "doctor", "sources", "config"):
         parser.print_help()
         return 2
     flags = {s.field: getattr(args, s.field) for s in SETTINGS}
     try:
-        config = load_config(flags, os.environ)
+        path = find_config_file(args.config, os.environ)
+        known = {s.field for s in SETTINGS}
+        file = read_config_file(path, known) if path else None
+        config, sources = load_config_with_sources(flags, os.environ, file)
     except AetherError as exc:
         print(f"aether: {exc}", file=sys.stderr)
         return 2
+    if args.command == "config":
+        print(show_config(config, sources, path, as_json=args.json))
+        return 0
     if args.command in ("doctor", "sources"):
         setup_logging("warn", config.log_format)  # the report is the output
         return examine(args.command, config, as_json=args.json)
@@ -126,6 +143,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:  # pragma: no cover - SIGINT before handlers are installed
         return 130
+
+
+def show_config(config: Config, sources: dict[str, str], path: Any, as_json: bool) -> str:
+    """Every setting, its effective value (secrets masked) and where it came from."""
+    rows = []
+    for setting in SETTINGS:
+        value: Any = getattr(config, setting.field)
+        if setting.field == "tokens":
+            value = [f"{t.role}:***" for t in value]
+        elif setting.field == "url" and value:
+            value = redact_url(value)
+        elif isinstance(value, tuple):
+            value = [str(v) for v in value]
+        elif value is not None and not isinstance(value, bool | int | float | str):
+            value = str(value)
+        rows.append({"setting": setting.field, "value": value, "from": sources[setting.field]})
+    if as_json:
+        return json.dumps({"file": str(path) if path else None, "settings": rows}, indent=1)
+    width = max(len(r["setting"]) for r in rows)
+    lines = [f"# config file: {path or 'none found'}"]
+    for r in rows:
+        value = r["value"]
+        shown = (",".join(value) or "none") if isinstance(value, list) else value
+        lines.append(f"{r['setting']:{width}} = {shown}    # {r['from']}")
+    return "\n".join(lines)
 
 
 def examine(command: str, config: Config, as_json: bool) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 
 from aether.access.policy import Network, parse_networks
 from aether.access.tokens import Token, parse_tokens
+from aether.configfile import FileValue
 from aether.errors import ConfigError
 from aether.logsetup import FORMATS, parse_filter
 
@@ -292,9 +293,25 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
-def load_config(flags: Mapping[str, str | None], environ: Mapping[str, str]) -> Config:
-    """Build the Config from command-line flag values (None = not given) and the environment."""
+def load_config(
+    flags: Mapping[str, str | None],
+    environ: Mapping[str, str],
+    file: Mapping[str, FileValue] | None = None,
+) -> Config:
+    """Build the Config from flag values (None = not given), the environment and the
+    config file's values: flag > environment > file > default."""
+    return load_config_with_sources(flags, environ, file)[0]
+
+
+def load_config_with_sources(
+    flags: Mapping[str, str | None],
+    environ: Mapping[str, str],
+    file: Mapping[str, FileValue] | None = None,
+) -> tuple[Config, dict[str, str]]:
+    """The Config and, for each field, where its value came from (flag, variable,
+    file:line or `default`)."""
     values: dict[str, Any] = {}
+    sources = {s.field: "default" for s in SETTINGS}
     for setting in SETTINGS:
         text = flags.get(setting.field)
         source = setting.flag
@@ -304,6 +321,9 @@ def load_config(flags: Mapping[str, str | None], environ: Mapping[str, str]) -> 
         if text is None and setting.env_fallback:
             text = environ.get(setting.env_fallback)
             source = setting.env_fallback
+        if text is None and file and setting.field in file:
+            text = file[setting.field].text
+            source = file[setting.field].where
         if text is None:
             continue
         try:
@@ -311,6 +331,7 @@ def load_config(flags: Mapping[str, str | None], environ: Mapping[str, str]) -> 
         except ValueError as exc:
             shown = "***" if setting.secret else text
             raise ConfigError(f"{setting.field} ({source})", shown, f"expected {exc}") from None
+        sources[setting.field] = source
     if "token_file" in values:
         try:
             from_file = parse_tokens(Path(values["token_file"]).read_text(encoding="utf-8"))
@@ -324,4 +345,4 @@ def load_config(flags: Mapping[str, str | None], environ: Mapping[str, str]) -> 
         raise ConfigError(
             "width/height", f"{config.width}x{config.height}", "even numbers (H.264 4:2:0)"
         )
-    return config
+    return config, sources
