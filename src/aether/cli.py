@@ -57,6 +57,27 @@ def build_parser() -> argparse.ArgumentParser:
             help="TOML config file [env AETHER_CONFIG; default: "
             f"{config_path_hint(os.environ)}, if present]",
         )
+    install = commands.add_parser(
+        "install-service",
+        help="write a systemd unit that runs `aether serve`",
+        description="Write a systemd unit (Type=notify, restart on failure, watchdog while "
+        "frames flow) and print how to enable it. Options after `--` go to `aether serve`.",
+    )
+    uninstall = commands.add_parser("uninstall-service", help="remove the systemd unit")
+    for command in (install, uninstall):
+        scope = command.add_mutually_exclusive_group()
+        scope.add_argument(
+            "--user",
+            dest="scope",
+            action="store_const",
+            const="user",
+            help="a user service for a desktop session (the default)",
+        )
+        scope.add_argument("--system", dest="scope", action="store_const", const="system",
+                           help="a system service for a headless box")  # fmt: skip
+    install.add_argument("--config", metavar="PATH", help="TOML config file for the service")
+    install.add_argument("--as", dest="run_as", metavar="USER", help="system service: run as USER")
+    install.add_argument("serve_args", nargs=argparse.REMAINDER, help="-- then serve options")
     token = commands.add_parser(
         "token",
         help="mint a new access token",
@@ -117,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "token":
         return mint_token(args.role, args.expires)
+    if args.command in ("install-service", "uninstall-service"):
+        return manage_service(args)
     if args.command not in ("serve", "doctor", "sources", "config"):
         parser.print_help()
         return 2
@@ -143,6 +166,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:  # pragma: no cover - SIGINT before handlers are installed
         return 130
+
+
+def manage_service(args: argparse.Namespace) -> int:
+    from aether.service import unit
+
+    user = args.scope != "system"
+    try:
+        if args.command == "uninstall-service":
+            removed = unit.uninstall(user)
+            print(f"removed {removed}" if removed else "no unit installed", file=sys.stderr)
+            return 0
+        serve_args = [a for a in args.serve_args if a != "--"]
+        plan = unit.plan(user, serve_args, args.config, args.run_as)
+        unit.install(plan)
+    except OSError as exc:
+        print(f"aether: cannot write the unit: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {plan.path}\nenable and start it with:\n  {plan.enable}", file=sys.stderr)
+    if not user and not args.run_as:
+        print("note: it runs as root; pass --as USER to run it as a user", file=sys.stderr)
+    return 0
 
 
 def show_config(config: Config, sources: dict[str, str], path: Any, as_json: bool) -> str:

@@ -20,8 +20,10 @@ from aether.errors import StartupError
 from aether.fanout.pipeline import MediaPipeline
 from aether.peers.registry import Viewers
 from aether.peers.viewer import warm_up as peer_warm_up
+from aether.service.notify import notify, watchdog_interval
 from aether.web.access import AccessControl, needs_generated_token
 from aether.web.app import create_app
+from aether.web.probes import probe
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,17 @@ def tls_context(config: Config) -> ssl.SSLContext | None:
             fix="--cert must be a PEM certificate (chain) and --key its PEM private key",
         ) from None
     return context
+
+
+async def _heartbeat(media: MediaPipeline) -> None:
+    """WATCHDOG=1 to systemd while video frames flow (only when the unit asks for it)."""
+    interval = watchdog_interval()
+    if interval is None:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        if probe(media).ready:
+            notify("WATCHDOG=1")
 
 
 async def serve(config: Config) -> int:
@@ -125,7 +138,11 @@ async def serve(config: Config) -> int:
     else:
         log.info("access: %d token(s) configured", len(config.tokens))
 
+    notify(f"READY=1\nSTATUS=serving on {url}")
+    heartbeat = asyncio.create_task(_heartbeat(media), name="sd-watchdog")
     await stop.wait()
+    notify("STOPPING=1")
+    heartbeat.cancel()
     log.info("shutting down: %d viewer(s) to close", len(viewers))
     for peer in viewers:
         peer.observer.on_failure("server shutting down")

@@ -1,0 +1,1 @@
+"""Running as a service: systemd units and the sd_notify protocol."""
