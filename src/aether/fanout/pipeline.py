@@ -68,6 +68,7 @@ class MediaPipeline:
         self.video = video
         self.audio = audio
         self.encoder = encoder
+        self.target_bitrate: int | None = getattr(getattr(encoder, "config", None), "bitrate", None)
         self.opus = opus
         self.pipeline: Any = None
         self.has_audio = False

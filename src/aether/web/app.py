@@ -12,6 +12,7 @@ from aether.config import Config
 from aether.peers.registry import Viewers
 from aether.signaling.session import handle_signal
 from aether.web.access import ACCESS, AccessControl, access_middleware
+from aether.web.control import encoder_settings
 from aether.web.keys import CONFIG, STARTED_AT, VIEWERS
 from aether.web.metrics import metrics
 from aether.web.probes import health, ready, watch_readiness
@@ -65,6 +66,7 @@ def create_app(config: Config, viewers: Viewers, access: AccessControl) -> web.A
     app.router.add_get("/signal", handle_signal)
     app.router.add_get("/stats", stats)
     app.router.add_get("/metrics", metrics)
+    app.router.add_post("/encoder", encoder_settings)
     app.router.add_get("/player.js", static_file("player.js", "text/javascript"))
     app.router.add_get("/player.css", static_file("player.css", "text/css"))
     for script in ("charts.js", "overlay.js", "admin.js"):

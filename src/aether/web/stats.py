@@ -110,7 +110,7 @@ def snapshot(request: web.Request) -> dict[str, Any]:
         "height": config.height,
         "fps": config.fps,
         "fps_actual": _r(meter.current_fps()),
-        "bitrate_kbps": config.bitrate,
+        "bitrate_kbps": media.target_bitrate or config.bitrate,
         "encoded_bitrate_kbps": _r(meter.current_bitrate() / 1000),
         "sent_bitrate_kbps": _r(sum(p["bitrate_kbps"] or 0 for p in peers)),
         "encode_ms": _r(meter.encode_ms, 2),
