@@ -13,7 +13,7 @@ from aiohttp import web
 
 from aether import gst
 from aether.access.tokens import Role, Token, mint
-from aether.capture import resolve_audio, resolve_video
+from aether.capture import VIDEO, resolve_audio, resolve_video, x11
 from aether.config import Config
 from aether.encode import OpusEncoder, resolve_encoder
 from aether.errors import StartupError
@@ -58,13 +58,15 @@ def tls_context(config: Config) -> ssl.SSLContext | None:
 
 
 async def _heartbeat(media: MediaPipeline) -> None:
-    """WATCHDOG=1 to systemd while video frames flow (only when the unit asks for it)."""
+    """WATCHDOG=1 to systemd while video frames flow or a lost source is being reopened
+    (only when the unit asks for it)."""
     interval = watchdog_interval()
     if interval is None:
         return
     while True:
         await asyncio.sleep(interval)
-        if probe(media).ready:
+        # Alive: frames flow, or a lost source is being reopened (no restart needed).
+        if probe(media).ready or media.source_state == "lost":
             notify("WATCHDOG=1")
 
 
@@ -95,6 +97,15 @@ async def serve(config: Config) -> int:
         stop.set()
 
     media.on_fatal = fatal
+    if media.video.kind in VIDEO and media.video.kind != "test":
+        # Reopen the same kind of source (not `auto`'s fallback) when it is lost.
+        media.reopen_video = lambda: VIDEO[media.video.kind](config)
+    if media.video.kind == "x11":
+        x11.on_connection_lost(
+            lambda: loop.call_soon_threadsafe(
+                media.source_lost, f"X display {config.display} went away", True
+            )
+        )
     await media.start(loop)
 
     generated: tuple[Token, ...] = ()
@@ -102,6 +113,7 @@ async def serve(config: Config) -> int:
         generated = (mint(Role.ADMIN),)
     access = AccessControl(config, generated)
     viewers = Viewers(media, loop, config.max_viewers, config.stun)
+    media.on_source_state = viewers.on_source_state
     viewers.start()
     runner = web.AppRunner(
         create_app(config, viewers, access), handle_signals=False, access_log=None

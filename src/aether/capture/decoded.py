@@ -30,8 +30,19 @@ def decoding_bin(name: str, description: str) -> Any:
     tail = bin_.get_by_name("tail")
     if tail is None:
         raise ValueError(f"the description must name its last element `tail`: {description}")
-    bin_.add_pad(gst.Gst.GhostPad.new("src", tail.get_static_pad("src")))
+    src = gst.Gst.GhostPad.new("src", tail.get_static_pad("src"))
+    bin_.add_pad(src)
+    # The end of a file or feed must not end the shared stream: an EOS would reach the
+    # encoder and every viewer's webrtcbin for good. Dropped here, the frames just stop;
+    # the pipeline counts the source as lost and reopens it (a file then plays again).
+    src.add_probe(gst.Gst.PadProbeType.EVENT_DOWNSTREAM, _drop_eos)
     return bin_
+
+
+def _drop_eos(_pad: Any, info: Any) -> Any:
+    if info.get_event().type == gst.Gst.EventType.EOS:
+        return gst.Gst.PadProbeReturn.DROP
+    return gst.Gst.PadProbeReturn.OK
 
 
 def paced_tail(config: Config) -> list[Any]:

@@ -1,8 +1,8 @@
 """A feed or a file as the video source (`--source url --url rtsp://…|https://…|PATH`).
 
 Decoded with uridecodebin (any container and codec GStreamer has a plugin for) and
-re-encoded like a screen. A file plays once; its end ends the stream (the frame watchdog
-then stops the server).
+re-encoded like a screen. When a file ends or a feed stops, the source counts as lost
+after a few seconds without frames and is reopened (a file plays again from the start).
 """
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ class UrlSource:
     def __init__(self, config: Config, uri: str) -> None:
         self.config = config
         self.uri = uri
+        # A file's timestamps restart at 0 when it is reopened (feeds are live).
+        self.starts_at_zero = uri.startswith("file:")
 
     @classmethod
     def open(cls, config: Config) -> UrlSource:

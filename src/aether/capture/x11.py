@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,3 +129,35 @@ class X11Source:
             caps=gst.caps(f"video/x-raw,framerate={self.config.fps}/1"),
         )
         return [src, rate]
+
+
+_io_error_handler: Any = None  # the ctypes callback, kept alive for libX11
+
+
+def on_connection_lost(callback: Any) -> bool:
+    """Call `callback()` when libX11 loses an X server connection, instead of exiting.
+
+    libX11 ends the whole process when a display connection breaks (the X server went
+    away under ximagesrc); its default I/O error handler returns into exit(). Ours tells
+    the server and then parks the capture thread for good: the handler must not return,
+    and that thread's ximagesrc is abandoned and replaced once the display is back
+    (fanout/pipeline.py). Returns False when libX11 cannot be loaded.
+    """
+    global _io_error_handler  # noqa: PLW0603 (one handler per process, as libX11 has)
+    name = ctypes.util.find_library("X11") or "libX11.so.6"
+    try:
+        libx11 = ctypes.CDLL(name)
+    except OSError:
+        return False
+    handler_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+
+    def handler(_display: Any) -> int:
+        callback()
+        threading.Event().wait()  # never returns: returning would exit the process
+        return 0
+
+    _io_error_handler = handler_type(handler)
+    libx11.XSetIOErrorHandler.restype = ctypes.c_void_p
+    libx11.XSetIOErrorHandler.argtypes = [handler_type]
+    libx11.XSetIOErrorHandler(_io_error_handler)
+    return True

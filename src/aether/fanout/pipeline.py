@@ -23,7 +23,7 @@ from typing import Any
 from aether import gst
 from aether.capture.base import AudioSource, VideoSource
 from aether.encode import OpusEncoder, VideoEncoder
-from aether.errors import StartupError
+from aether.errors import AetherError, StartupError
 from aether.fanout import playout
 from aether.h264 import H264Error, ProfileLevel, find_sps
 from aether.telemetry.frames import FrameMeter
@@ -39,6 +39,8 @@ FIRST_FRAME_TIMEOUT = 10.0
 # Keyframe requests closer together than this are served by the one already coming.
 KEYFRAME_MIN_INTERVAL = 0.25
 VIEWER_PREFIX = "viewer-"
+RECOVERY_FIRST_DELAY = 0.5  # seconds before the first attempt to reopen a lost source
+RECOVERY_MAX_DELAY = 8.0
 STALL_LIMIT = 5.0  # seconds without an encoded frame before the source counts as lost
 BUS_WAKEUP_NS = 200_000_000  # how often the bus thread checks for shutdown
 BUS_MESSAGES = Gst.MessageType.ERROR | Gst.MessageType.WARNING | Gst.MessageType.LATENCY
@@ -90,14 +92,24 @@ class MediaPipeline:
         self._start_errors: list[str] = []
         # Profile and level from the stream's SPS: what every offer announces.
         self.stream_profile: ProfileLevel | None = None
+        # Source loss and recovery: with `reopen_video` set, a source that errors or stops
+        # is replaced (with back-off) while viewers stay connected; without, it is fatal.
+        self.reopen_video: Callable[[], VideoSource] | None = None
+        self.on_source_state: Callable[[str, str], None] = lambda state, reason: None
+        self.source_state = "live"  # or "lost"
+        self.source_lost_reason = ""
+        self._source_elements: list[Any] = []
+        self._abandoned: list[Any] = []  # elements whose thread is parked for good (X gone)
+        self._recovery: asyncio.Task[None] | None = None
 
     # --- construction ---------------------------------------------------------------
 
     def build(self) -> None:
         pipeline = Gst.Pipeline.new("aether")
         encoder_elements = self.encoder.elements()
+        self._source_elements = self.video.elements()
         video_chain = [
-            *self.video.elements(),
+            *self._source_elements,
             *encoder_elements,
             gst.make(
                 "rtph264pay",
@@ -234,22 +246,109 @@ class MediaPipeline:
         return str(current.value_nick)
 
     async def _watch_frames(self) -> None:
-        """A source that stops producing (X server gone, device unplugged) is fatal."""
+        """A source that stops producing (X server gone, device unplugged) is lost: it is
+        replaced when it can be (see source_lost), else the server ends."""
         limit = max(STALL_LIMIT, 3 / self.fps)
         last, since = self.frames, time.monotonic()
         while True:
             await asyncio.sleep(1.0)
-            if self.frames != last:
+            if self.frames != last or self.source_state == "lost":
                 last, since = self.frames, time.monotonic()
             elif time.monotonic() - since >= limit:
-                log.error("no video frame for %.0f s from %s", limit, self.video.describe())
-                self.on_fatal(f"video source stalled: no frame for {limit:.0f} s "
-                              "(display closed or device gone?)")  # fmt: skip
-                return
+                reason = f"no video frame for {limit:.0f} s from {self.video.describe()}"
+                if self.reopen_video is None:
+                    log.error("%s", reason)
+                    self.on_fatal(f"video source stalled: no frame for {limit:.0f} s "
+                                  "(display closed or device gone?)")  # fmt: skip
+                    return
+                self.source_lost(reason)
+
+    # --- source loss and recovery -------------------------------------------------------
+
+    def source_lost(self, reason: str, parked: bool = False) -> None:
+        """On the loop: the video source failed. `parked`: its streaming thread can never
+        be stopped (libX11 lost the display), so its elements are abandoned, not stopped."""
+        if self.source_state == "lost":
+            return
+        if self.reopen_video is None:
+            self.on_fatal(reason)
+            return
+        log.warning("video source lost: %s; viewers stay connected, retrying", reason)
+        self.source_state, self.source_lost_reason = "lost", reason
+        self.on_source_state("lost", reason)
+        self._recovery = asyncio.get_running_loop().create_task(
+            self._recover(parked), name="source-recovery"
+        )
+
+    def _is_source(self, element: Any) -> bool:
+        mine = [*self._source_elements, *self._abandoned]
+        while element is not None:
+            if any(element is e for e in mine):
+                return True
+            element = element.get_parent()
+        return False
+
+    async def _recover(self, parked: bool) -> None:
+        loop = asyncio.get_running_loop()
+        dead, self._source_elements = self._source_elements, []
+        peer = self._encoder_input.get_peer()
+        if peer is not None:
+            peer.unlink(self._encoder_input)
+        for element in dead:
+            self.pipeline.remove(element)
+        if parked:
+            self._abandoned.extend(dead)  # never stopped, never freed: its thread is parked
+        else:
+            await loop.run_in_executor(None, _set_null, dead)
+        delay = RECOVERY_FIRST_DELAY
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECOVERY_MAX_DELAY)
+            assert self.reopen_video is not None
+            try:
+                source = await loop.run_in_executor(None, self.reopen_video)
+                elements = source.elements()
+            except AetherError as exc:
+                log.info("video source still unavailable (next try in %.0f s): %s", delay, exc)
+                continue
+            frames = self.frames
+            for element in elements:
+                self.pipeline.add(element)
+            if getattr(source, "starts_at_zero", False):
+                # A file's timestamps start at 0 again: shift them to now, or the pacing
+                # would see every frame as late and push the whole file at once.
+                clock = self.pipeline.get_clock()
+                now = clock.get_time() - self.pipeline.get_base_time() if clock else 0
+                elements[0].get_static_pad("src").set_offset(now)
+            gst.link_many(*elements)
+            elements[-1].get_static_pad("src").link(self._encoder_input)
+            for element in elements:
+                element.sync_state_with_parent()
+            self._source_elements = elements
+            for _ in range(int(FIRST_FRAME_TIMEOUT * 10)):
+                await asyncio.sleep(0.1)
+                if self.frames > frames or self.source_state != "lost":
+                    break
+            if self.frames <= frames:
+                log.info("video source reopened but sent no frame; retrying")
+                self._source_elements = []
+                self._encoder_input.get_peer().unlink(self._encoder_input)
+                for element in elements:
+                    self.pipeline.remove(element)
+                await loop.run_in_executor(None, _set_null, elements)
+                continue
+            self.video = source
+            self.source_state, self.source_lost_reason = "live", ""
+            self.request_keyframe("source back")
+            log.info("video source back: %s", source.describe())
+            self.on_source_state("live", source.describe())
+            return
 
     async def stop(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
+        if self._recovery is not None:
+            self._recovery.cancel()
         if self.pipeline is not None:
             pipeline = self.pipeline
             await asyncio.get_running_loop().run_in_executor(
@@ -284,6 +383,8 @@ class MediaPipeline:
             viewer = owning_viewer(message.src)
             if viewer is not None:
                 self.on_viewer_error(viewer, err.message)
+            elif self._is_source(message.src):
+                self.source_lost(f"{message.src.get_name()}: {err.message}")
             else:
                 log.error("pipeline error from %s: %s", message.src.get_name(), err.message)
                 self.on_fatal(f"{message.src.get_name()}: {err.message}")
@@ -364,6 +465,11 @@ class MediaPipeline:
         log.debug("keyframe requested (%s)", reason)
         event = GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0)
         return bool(self._encoder_pad.send_event(event))
+
+
+def _set_null(elements: list[Any]) -> None:
+    for element in elements:
+        element.set_state(Gst.State.NULL)
 
 
 def owning_viewer(element: Any) -> str | None:

@@ -169,6 +169,13 @@ class Viewers:
         if latency is not None:
             self.latency.observe(latency / 1000)
 
+    def on_source_state(self, state: str, detail: str) -> None:
+        """Tell every viewer the video source is lost or live again."""
+        for peer in self._peers.values():
+            tell = getattr(peer.observer, "on_source_state", None)
+            if tell is not None:
+                tell(state, detail)
+
     def _on_viewer_error(self, viewer_id: str, reason: str) -> None:
         peer = self._peers.get(viewer_id)
         if peer is not None:

@@ -180,6 +180,12 @@ def state(value: str) -> Message:
     return {"type": "state", "state": value}
 
 
+def source(value: str, detail: str) -> Message:
+    """The video source is `lost` (viewers keep their connection; the server retries) or
+    `live` again. `detail`: why it was lost, or what it is now."""
+    return {"type": "source", "state": value, "detail": detail}
+
+
 def error(code: str, message: str) -> Message:
     return {"type": "error", "code": code, "message": message}
 

@@ -56,6 +56,9 @@ class SignalingSession:
     def on_connection_state(self, state: str) -> None:
         self.send(protocol.state(state))
 
+    def on_source_state(self, state: str, detail: str) -> None:
+        self.send(protocol.source(state, detail))
+
     def on_failure(self, reason: str) -> None:
         self.send(protocol.error("peer-failed", reason))
         self.finish(reason)
@@ -100,6 +103,9 @@ class SignalingSession:
                 return
             self._log.info("signaling from %s", self.address)
             self.send(protocol.welcome(self.peer.id, protocol.ice_servers(self.viewers.stun)))
+            media = self.viewers.media
+            if media.source_state == "lost":
+                self.send(protocol.source("lost", media.source_lost_reason))
             watchdog = asyncio.create_task(self._watchdog(), name="signal-watchdog")
             reader = asyncio.create_task(self._reader(), name="signal-reader")
             done_wait = asyncio.create_task(self._done.wait(), name="signal-done")

@@ -6,6 +6,7 @@ Both are open to every client, so probes need no secret; neither reveals the sou
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -18,7 +19,11 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def probe(media: MediaPipeline) -> readiness.Readiness:
-    return readiness.check(media.state(), media.meter.age())
+    state = readiness.check(media.state(), media.meter.age())
+    if media.source_state == "lost":
+        reason = f"video source lost ({media.source_lost_reason}); reopening it"
+        return dataclasses.replace(state, ready=False, reason=reason)
+    return state
 
 
 async def health(_request: web.Request) -> web.Response:

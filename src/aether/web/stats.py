@@ -104,6 +104,8 @@ def snapshot(request: web.Request) -> dict[str, Any]:
         "not_ready_reason": None if ready.ready else ready.reason,
         "pipeline": ready.pipeline,
         "source": media.video.describe(),
+        "source_state": media.source_state,  # "live", or "lost" while it is reopened
+        "source_lost_reason": media.source_lost_reason or None,
         "audio": media.audio.describe(),
         "encoder": media.encoder.describe(),
         "width": config.width,

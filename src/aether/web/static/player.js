@@ -138,6 +138,12 @@
             }
             setStatus("error", `${msg.code}: ${msg.message}`);
             break;
+          case "source":
+            // The server lost its capture source (display gone, camera unplugged) and is
+            // reopening it; this connection stays up and resumes by itself.
+            if (msg.state === "lost") setStatus("source-lost", `video source lost (${msg.detail}); waiting for it to come back…`);
+            else if (session.pc && session.pc.connectionState === "connected") setStatus("playing", "live");
+            break;
           case "bye":
             if (!denied) scheduleReconnect(`server ended the session (${msg.reason})`);
             break;
