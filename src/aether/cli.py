@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -160,7 +160,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return examine(args.command, config, as_json=args.json)
     setup_logging(config.log, config.log_format)
     try:
-        return asyncio.run(_serve(config))
+        known = {s.field for s in SETTINGS}
+
+        def reread() -> Config:
+            file = read_config_file(path, known) if path else None
+            return load_config_with_sources(flags, os.environ, file)[0]
+
+        return asyncio.run(_serve(config, reread))
     except AetherError as exc:  # StartupError carries its fix in str(exc)
         log.error("%s", exc)
         return 1
@@ -230,7 +236,7 @@ def examine(command: str, config: Config, as_json: bool) -> int:
     return code
 
 
-async def _serve(config: Config) -> int:
+async def _serve(config: Config, reread: Callable[[], Config]) -> int:
     from aether.server import serve  # imports GStreamer; keep --help fast and light
 
-    return await serve(config)
+    return await serve(config, reread)

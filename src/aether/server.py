@@ -8,6 +8,7 @@ import logging
 import signal
 import socket
 import ssl
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -21,6 +22,7 @@ from aether.fanout.pipeline import MediaPipeline
 from aether.peers.registry import Viewers
 from aether.peers.viewer import warm_up as peer_warm_up
 from aether.service.notify import notify, watchdog_interval
+from aether.service.reload import reload
 from aether.web.access import AccessControl, needs_generated_token
 from aether.web.app import create_app
 from aether.web.probes import probe
@@ -70,7 +72,7 @@ async def _heartbeat(media: MediaPipeline) -> None:
             notify("WATCHDOG=1")
 
 
-async def serve(config: Config) -> int:
+async def serve(config: Config, reread: Callable[[], Config] | None = None) -> int:
     """Run the server; returns the process exit code."""
     loop = asyncio.get_running_loop()
     gst.require(*BASE_ELEMENTS)
@@ -134,6 +136,15 @@ async def serve(config: Config) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if reread is not None:
+        in_force = config
+
+        def on_hangup() -> None:
+            nonlocal in_force
+            log.info("SIGHUP: reading the configuration again")
+            in_force = reload(in_force, reread, access, viewers, generated)
+
+        loop.add_signal_handler(signal.SIGHUP, on_hangup)
     url = public_url(config)
     log.info("serving on %s (signaling at /signal, health at /health)", url)
     if generated:

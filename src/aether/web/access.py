@@ -37,12 +37,16 @@ ROLE = web.RequestKey("role", Role)
 
 class AccessControl:
     def __init__(self, config: Config, generated: tuple[Token, ...] = ()) -> None:
+        self.update(config, generated)
+        self.backoff = AuthBackoff()
+
+    def update(self, config: Config, generated: tuple[Token, ...] = ()) -> None:
+        """Take (new) tokens and address rules; used at start and on reload (SIGHUP)."""
         self.tokens = TokenStore(config.tokens + generated)
         # Tokens are required when configured, and whenever other machines can connect.
         self.required = bool(self.tokens) or not is_loopback_host(config.host)
         self.network = NetworkPolicy(config.allow_ips, config.trusted_proxies)
         self.allowed_origins = config.allowed_origins
-        self.backoff = AuthBackoff()
 
     def authenticate(self, request: web.Request) -> Role | None:
         if not self.required:
