@@ -35,7 +35,7 @@ def test_user_unit_is_written_verified_and_removed(tmp_path: Path) -> None:
     assert f"wrote {path}" in proc.stderr and "systemctl --user enable --now aether" in proc.stderr
     text = path.read_text()
     for line in ("Type=notify", "Restart=on-failure", "WatchdogSec=", "NoNewPrivileges=yes",
-                 "WantedBy=default.target"):  # fmt: skip
+                 "WantedBy=default.target", "ExecReload=/bin/kill -HUP $MAINPID"):  # fmt: skip
         assert line in text
     assert "serve --source test" in text
     assert "PrivateTmp" not in text  # the X server's socket is in /tmp

@@ -53,6 +53,7 @@ After={after}
 Type=notify
 NotifyAccess=main
 ExecStart={exec_start}
+ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=3
 WatchdogSec={WATCHDOG_SEC}
