@@ -17,6 +17,7 @@ from aether.access.tokens import Role, Token, mint
 from aether.capture import VIDEO, resolve_audio, resolve_video, x11
 from aether.config import Config
 from aether.encode import OpusEncoder, resolve_encoder
+from aether.encode.x264 import X264Encoder
 from aether.errors import StartupError
 from aether.fanout.pipeline import MediaPipeline
 from aether.peers.registry import Viewers
@@ -102,6 +103,7 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
     if media.video.kind in VIDEO and media.video.kind != "test":
         # Reopen the same kind of source (not `auto`'s fallback) when it is lost.
         media.reopen_video = lambda: VIDEO[media.video.kind](config)
+    media.fallback_encoder = lambda: X264Encoder(config)
     if media.video.kind == "x11":
         x11.on_connection_lost(
             lambda: loop.call_soon_threadsafe(

@@ -39,6 +39,8 @@ FIRST_FRAME_TIMEOUT = 10.0
 # Keyframe requests closer together than this are served by the one already coming.
 KEYFRAME_MIN_INTERVAL = 0.25
 VIEWER_PREFIX = "viewer-"
+ENCODER_RETRIES = 3  # failures within ENCODER_WINDOW before falling back
+ENCODER_WINDOW = 60.0
 RECOVERY_FIRST_DELAY = 0.5  # seconds before the first attempt to reopen a lost source
 RECOVERY_MAX_DELAY = 8.0
 STALL_LIMIT = 5.0  # seconds without an encoded frame before the source counts as lost
@@ -101,6 +103,12 @@ class MediaPipeline:
         self._source_elements: list[Any] = []
         self._abandoned: list[Any] = []  # elements whose thread is parked for good (X gone)
         self._recovery: asyncio.Task[None] | None = None
+        # Encoder failures: the encode branch is rebuilt; a kind that keeps failing is
+        # replaced by `fallback_encoder` (x264).
+        self.fallback_encoder: Callable[[], VideoEncoder] | None = None
+        self._encoder_elements: list[Any] = []
+        self._encoder_failures: list[float] = []
+        self._rebuilding = False
 
     # --- construction ---------------------------------------------------------------
 
@@ -131,6 +139,7 @@ class MediaPipeline:
             gst.make("tee", "video-tee", allow_not_linked=True),
         ]
         self._add_chain(pipeline, video_chain)
+        self._encoder_elements = encoder_elements
         self._encoder_pad = encoder_elements[-1].get_static_pad("src")
         self._encoder_input = encoder_elements[0].get_static_pad("sink")
         if self.playout_delay:
@@ -180,10 +189,8 @@ class MediaPipeline:
             loop.call_soon_threadsafe(started.set)
             return Gst.PadProbeReturn.REMOVE
 
-        self._encoder_pad.add_probe(Gst.PadProbeType.BUFFER, self._find_sps)
         self._encoder_pad.add_probe(Gst.PadProbeType.BUFFER, on_first_buffer)
-        self._encoder_pad.add_probe(Gst.PadProbeType.BUFFER, self._count_frame)
-        self._encoder_input.add_probe(Gst.PadProbeType.BUFFER, self._frame_in)
+        self._probe_encoder()
         errors = self._start_errors
         if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             await asyncio.sleep(0.1)  # let the bus thread deliver the reason
@@ -209,6 +216,11 @@ class MediaPipeline:
             self.encoder.describe(),
             self.audio.describe(),
         )
+
+    def _probe_encoder(self) -> None:
+        self._encoder_pad.add_probe(Gst.PadProbeType.BUFFER, self._find_sps)
+        self._encoder_pad.add_probe(Gst.PadProbeType.BUFFER, self._count_frame)
+        self._encoder_input.add_probe(Gst.PadProbeType.BUFFER, self._frame_in)
 
     def _find_sps(self, pad: Any, info: Any) -> Any:
         """Read the stream's profile and level from its first SPS (in the first keyframe)."""
@@ -279,6 +291,65 @@ class MediaPipeline:
         self._recovery = asyncio.get_running_loop().create_task(
             self._recover(parked), name="source-recovery"
         )
+
+    def _is_encoder(self, element: Any) -> bool:
+        while element is not None:
+            if any(element is e for e in self._encoder_elements):
+                return True
+            element = element.get_parent()
+        return False
+
+    def encoder_failed(self, reason: str) -> None:
+        """On the loop: the encoder failed. Rebuild its branch; after ENCODER_RETRIES
+        failures within ENCODER_WINDOW seconds, fall back to `fallback_encoder`."""
+        if self._rebuilding or self._loop is None:
+            return
+        now = time.monotonic()
+        self._encoder_failures = [t for t in self._encoder_failures if now - t < ENCODER_WINDOW]
+        self._encoder_failures.append(now)
+        replacement = self.encoder
+        if len(self._encoder_failures) >= ENCODER_RETRIES and self.fallback_encoder is not None:
+            fallback = self.fallback_encoder()
+            if fallback.name != self.encoder.name:
+                log.warning("encoder %s keeps failing; falling back to %s",
+                            self.encoder.name, fallback.name)  # fmt: skip
+                replacement = fallback
+        log.warning("encoder failed (%s); rebuilding the encode branch with %s",
+                    reason, replacement.name)  # fmt: skip
+        self._rebuilding = True
+        self._loop.create_task(self._rebuild_encoder(replacement), name="encoder-rebuild")
+
+    async def _rebuild_encoder(self, encoder: VideoEncoder) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            old = self._encoder_elements
+            upstream = self._encoder_input.get_peer()
+            downstream = self._encoder_pad.get_peer()
+            if upstream is not None:
+                upstream.unlink(self._encoder_input)
+            if downstream is not None:
+                self._encoder_pad.unlink(downstream)
+            for element in old:
+                self.pipeline.remove(element)
+            await loop.run_in_executor(None, _set_null, old)
+            elements = encoder.elements()
+            for element in elements:
+                self.pipeline.add(element)
+            gst.link_many(*elements)
+            self._encoder_elements = elements
+            self._encoder_input = elements[0].get_static_pad("sink")
+            self._encoder_pad = elements[-1].get_static_pad("src")
+            if upstream is not None:
+                upstream.link(self._encoder_input)
+            if downstream is not None:
+                self._encoder_pad.link(downstream)
+            self._probe_encoder()
+            for element in elements:
+                element.sync_state_with_parent()
+            self.encoder = encoder
+            log.info("encode branch rebuilt: %s", encoder.describe())
+        finally:
+            self._rebuilding = False
 
     def _is_source(self, element: Any) -> bool:
         mine = [*self._source_elements, *self._abandoned]
@@ -385,6 +456,8 @@ class MediaPipeline:
                 self.on_viewer_error(viewer, err.message)
             elif self._is_source(message.src):
                 self.source_lost(f"{message.src.get_name()}: {err.message}")
+            elif self._is_encoder(message.src):
+                self.encoder_failed(f"{message.src.get_name()}: {err.message}")
             else:
                 log.error("pipeline error from %s: %s", message.src.get_name(), err.message)
                 self.on_fatal(f"{message.src.get_name()}: {err.message}")
