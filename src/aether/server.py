@@ -14,12 +14,11 @@ from aiohttp import web
 
 from aether import gst
 from aether.access.tokens import Role, Token, mint
-from aether.capture import VIDEO, resolve_audio, resolve_video, x11
+from aether.capture import VIDEO, x11
 from aether.config import Config
-from aether.encode import OpusEncoder, resolve_encoder
 from aether.encode.x264 import X264Encoder
 from aether.errors import StartupError
-from aether.fanout.pipeline import MediaPipeline
+from aether.fanout.pipeline import MediaPipeline, media_for
 from aether.peers.registry import Viewers
 from aether.peers.viewer import warm_up as peer_warm_up
 from aether.service.notify import notify, watchdog_interval
@@ -81,14 +80,7 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
     peer_warm_up()
     log.info("config: %s", config.summary())
 
-    media = MediaPipeline(
-        resolve_video(config),
-        resolve_audio(config),
-        resolve_encoder(config),
-        OpusEncoder(config),
-        fps=config.fps,
-        playout_delay=config.playout_delay,
-    )
+    media = media_for(config)
     media.build()
     stop = asyncio.Event()
     exit_code = 0

@@ -17,10 +17,8 @@ import pytest
 from aiohttp import web
 
 from aether import gst
-from aether.capture import resolve_audio, resolve_video
 from aether.config import load_config
-from aether.encode import OpusEncoder, resolve_encoder
-from aether.fanout.pipeline import MediaPipeline
+from aether.fanout.pipeline import media_for
 from aether.peers.registry import Viewers
 from aether.peers.viewer import LAG_LIMIT
 from aether.web.access import AccessControl
@@ -38,13 +36,7 @@ async def stall_one_of_two() -> dict[str, Any]:
     gst.init()
     config = load_config({**FLAGS, "port": str(free_port())}, {})
     loop = asyncio.get_running_loop()
-    media = MediaPipeline(
-        resolve_video(config),
-        resolve_audio(config),
-        resolve_encoder(config),
-        OpusEncoder(config),
-        fps=config.fps,
-    )
+    media = media_for(config)
     media.build()
     await media.start(loop)
     viewers = Viewers(media, loop, config.max_viewers, config.stun)

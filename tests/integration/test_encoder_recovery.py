@@ -10,12 +10,10 @@ from typing import Any
 from gi.repository import GLib
 
 from aether import gst
-from aether.capture import resolve_audio, resolve_video
 from aether.config import load_config
-from aether.encode import OpusEncoder
 from aether.encode.openh264 import OpenH264Encoder
 from aether.encode.x264 import X264Encoder
-from aether.fanout.pipeline import MediaPipeline
+from aether.fanout.pipeline import MediaPipeline, media_for
 from tests.helpers import run_async
 
 FLAGS = {"source": "test", "audio": "none", "width": "320", "height": "240", "fps": "30",
@@ -41,13 +39,7 @@ async def frames_flow(media: MediaPipeline, more: int = 10, within: float = 5) -
 async def fail_three_times() -> dict[str, Any]:
     gst.init()
     config = load_config(FLAGS, {})
-    media = MediaPipeline(
-        resolve_video(config),
-        resolve_audio(config),
-        OpenH264Encoder(config),
-        OpusEncoder(config),
-        fps=config.fps,
-    )
+    media = media_for(config, OpenH264Encoder(config))
     media.fallback_encoder = lambda: X264Encoder(config)
     media.build()
     await media.start(asyncio.get_running_loop())

@@ -14,10 +14,8 @@ from typing import Any
 import pytest
 
 from aether import gst
-from aether.capture import resolve_audio, resolve_video
 from aether.config import H264_PROFILES, load_config
-from aether.encode import OpusEncoder, resolve_encoder
-from aether.fanout.pipeline import MediaPipeline
+from aether.fanout.pipeline import media_for
 from aether.h264 import NAL_SPS, ProfileLevel, parse_sps
 from aether.peers.sdp import media_sections
 from aether.peers.viewer import ViewerPeer
@@ -68,13 +66,7 @@ async def offer_and_sent_sps(
     gst.init()
     config = load_config({**FLAGS, "h264_profile": profile, "encoder": encoder}, {})
     loop = asyncio.get_running_loop()
-    media = MediaPipeline(
-        resolve_video(config),
-        resolve_audio(config),
-        resolve_encoder(config),
-        OpusEncoder(config),
-        fps=config.fps,
-    )
+    media = media_for(config)
     media.build()
     sent: list[ProfileLevel] = []
 

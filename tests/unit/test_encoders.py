@@ -71,7 +71,7 @@ def test_hardware_encoder_elements_that_fail_a_test_encode_are_an_error(
     def failing(_elements: Any, **_: Any) -> None:
         raise StartupError("a test encode failed: no CUDA device")
 
-    monkeypatch.setattr("aether.encode.nvenc.test_encode", failing)
+    monkeypatch.setattr("aether.encode.hardware.test_encode", failing)
     with pytest.raises(StartupError, match="no CUDA device"):
         NvencEncoder(CONFIG).check()
 

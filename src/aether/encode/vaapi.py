@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aether import gst
-from aether.config import Config
-from aether.encode.base import h264_caps, raw_chain
-from aether.encode.probe import require_elements, set_if_present, test_encode
+from aether.encode.hardware import HardwareEncoder
+from aether.encode.probe import set_if_present
 
 FACTORIES = ("vah264enc", "vaapih264enc")
 FIX = (
@@ -22,40 +20,20 @@ FIX = (
 )
 
 
-class VaapiEncoder:
+class VaapiEncoder(HardwareEncoder):
     name = "vaapi"
+    factories = FACTORIES
+    fix = FIX
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.factory = FACTORIES[0]
-        self._encoder: Any = None
-
-    def describe(self) -> str:
-        c = self.config
-        size = f"{c.width}x{c.height}@{c.fps}"
-        return f"vaapi ({self.factory}) {c.h264_profile} {size} {c.bitrate} kbit/s"
-
-    def check(self) -> None:
-        [self.factory] = require_elements(self.name, [FACTORIES], FIX)
-        test_encode(self.elements)
-
-    def elements(self) -> list[Any]:
-        c = self.config
-        encoder = gst.make(self.factory, "encoder")
-        gop = max(1, round(c.fps * c.keyframe_interval))
+    def configure(self, encoder: Any) -> None:
         set_if_present(
             encoder,
-            bitrate=c.bitrate,
-            key_int_max=gop,  # vah264enc
-            keyframe_period=gop,  # vaapih264enc
+            bitrate=self.config.bitrate,
+            key_int_max=self.gop,  # vah264enc
+            keyframe_period=self.gop,  # vaapih264enc
             b_frames=0,
             max_bframes=0,
             target_usage=7,  # fastest
         )
         if encoder.find_property("rate-control") is not None:
             encoder.set_property("rate-control", "cbr")
-        self._encoder = encoder
-        return [*raw_chain(c.width, c.height, "NV12"), encoder, h264_caps(c.h264_profile)]
-
-    def set_bitrate(self, kbps: int) -> None:
-        self._encoder.set_property("bitrate", kbps)

@@ -22,6 +22,7 @@ from typing import Any
 
 from aether import gst
 from aether.capture.base import AudioSource, VideoSource
+from aether.config import Config
 from aether.encode import OpusEncoder, VideoEncoder
 from aether.errors import AetherError, StartupError
 from aether.fanout import playout
@@ -538,6 +539,21 @@ class MediaPipeline:
         log.debug("keyframe requested (%s)", reason)
         event = GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0)
         return bool(self._encoder_pad.send_event(event))
+
+
+def media_for(config: Config, encoder: VideoEncoder | None = None) -> MediaPipeline:
+    """The pipeline for a configuration: its sources, its (checked) encoder, Opus."""
+    from aether.capture import resolve_audio, resolve_video
+    from aether.encode import resolve_encoder
+
+    return MediaPipeline(
+        resolve_video(config),
+        resolve_audio(config),
+        encoder or resolve_encoder(config),
+        OpusEncoder(config),
+        fps=config.fps,
+        playout_delay=config.playout_delay,
+    )
 
 
 def _set_null(elements: list[Any]) -> None:
