@@ -70,7 +70,7 @@ def test_display_that_goes_away_and_comes_back_resumes_the_same_viewer(browser: 
 
             stop_xvfb(xvfb)  # the X server goes away under the running capture
             lost = wait_ready(server, 503, timeout=15)
-            assert "video source lost" in lost["reason"], lost
+            assert lost["reason"] == "video source lost; reopening it", lost
             page.wait_for_function("() => window.aether.status === 'source-lost'", timeout=10_000)
             during = decoded(stats(page))
 

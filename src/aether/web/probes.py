@@ -21,8 +21,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 def probe(media: MediaPipeline) -> readiness.Readiness:
     state = readiness.check(media.state(), media.meter.age())
     if media.source_state == "lost":
-        reason = f"video source lost ({media.source_lost_reason}); reopening it"
-        return dataclasses.replace(state, ready=False, reason=reason)
+        # Public endpoint: the why (display name, feed address) is in /stats, for admins.
+        return dataclasses.replace(state, ready=False, reason="video source lost; reopening it")
     return state
 
 
