@@ -15,10 +15,12 @@
 //
 // The server offers H.264, which libwebrtc in @roamhq/wrtc lacks. In --mode aether and
 // --mode aiortc the offer applied locally maps the H.264 payload type (96 for Aether) to
-// VP8/90000 instead: libwebrtc then counts the packets per SSRC (getStats inbound-rtp), and
-// as their payload never makes a valid VP8 key frame nothing is decoded. The answer sent back
-// names that payload type H264/90000 again, with the fmtp
-// "packetization-mode=1;profile-level-id=42e01f" that webrtcbin (and aiortc) need.
+// RED (red/90000, the default --video-as red) beside a decoy VP8 payload type that never
+// arrives: libwebrtc then counts the packets per SSRC (getStats inbound-rtp) and drops them
+// unparsed, decoding nothing. --video-as vp8 maps it to VP8 instead (libwebrtc then fails
+// to decode and asks for keyframes). The answer sent back names that payload type
+// H264/90000 again, with the fmtp "packetization-mode=1;profile-level-id=42e01f" that
+// webrtcbin (and aiortc) need.
 //   --mode aether: trickle ICE both ways, as Aether's protocol says (docs/signaling.md).
 //   --mode aiortc: the answer goes out once ICE gathering is complete, candidates inline.
 //   --mode native: as aiortc, but the SDP is used as it is (a VP8 offer: libwebrtc decodes).
