@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from aether.encode.probe import first_available
-from tests.helpers import free_port, xvfb
+from tests.helpers import free_port, pulseaudio, xvfb
 
 TEST_SOURCES = ("--source", "test", "--audio", "test", "--host", "127.0.0.1", "--stun", "none")
 
@@ -77,3 +77,19 @@ def test_sources_lists_every_randr_monitor_and_the_usable_encoders() -> None:
     assert usable["x264"] == "yes"
     assert set(usable) == {"nvenc", "vaapi", "x264", "openh264", "copy"}
     assert usable["copy"] == "no"  # only with --source url
+
+
+def test_sources_lists_pulseaudio_sources_by_the_name_audio_device_takes() -> None:
+    with pulseaudio() as env:
+        code, out = aether("sources", "--json", "--display", ":249", env=env)
+        doctor_code, doctor_out = aether(
+            "doctor", *TEST_SOURCES, "--port", str(free_port()), "--audio", "pulse",
+            "--audio-device", "aether_test.monitor", env=env,
+        )  # fmt: skip
+    data = json.loads(out)
+    assert code == 0
+    names = [a.get("pulse_name") for a in data["audio_sources"]]
+    assert "aether_test.monitor" in names, data["audio_sources"]
+    assert "unavailable" not in json.dumps(data["encoders"])
+    assert "error" in data["x11"]  # no display :249
+    assert doctor_code == 0 and "OK    audio source pulse" in doctor_out, doctor_out
