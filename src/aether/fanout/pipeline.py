@@ -44,6 +44,7 @@ ENCODER_RETRIES = 3  # failures within ENCODER_WINDOW before falling back
 ENCODER_WINDOW = 60.0
 RECOVERY_FIRST_DELAY = 0.5  # seconds before the first attempt to reopen a lost source
 RECOVERY_MAX_DELAY = 8.0
+STOP_TIMEOUT = 5.0  # seconds a lost source may take to stop before it is abandoned
 STALL_LIMIT = 5.0  # seconds without an encoded frame before the source counts as lost
 BUS_WAKEUP_NS = 200_000_000  # how often the bus thread checks for shutdown
 BUS_MESSAGES = Gst.MessageType.ERROR | Gst.MessageType.WARNING | Gst.MessageType.LATENCY
@@ -368,10 +369,14 @@ class MediaPipeline:
             peer.unlink(self._encoder_input)
         for element in dead:
             self.pipeline.remove(element)
+        if not parked:
+            try:
+                await asyncio.wait_for(loop.run_in_executor(None, _set_null, dead), STOP_TIMEOUT)
+            except TimeoutError:  # its thread is stuck (in the X server, a driver)
+                log.warning("the lost source did not stop in %.0f s; abandoning it", STOP_TIMEOUT)
+                parked = True
         if parked:
             self._abandoned.extend(dead)  # never stopped, never freed: its thread is parked
-        else:
-            await loop.run_in_executor(None, _set_null, dead)
         delay = RECOVERY_FIRST_DELAY
         while True:
             await asyncio.sleep(delay)
