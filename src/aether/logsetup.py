@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from datetime import UTC, datetime
+from types import TracebackType
 
 LEVELS = {
     "trace": logging.DEBUG,
@@ -80,10 +82,36 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+def _log_uncaught(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None
+) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, tb)
+        return
+    logging.getLogger("aether").error("uncaught exception", exc_info=(kind, value, tb))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    name = args.thread.name if args.thread is not None else "?"
+    if args.exc_value is None:
+        logging.getLogger("aether").error("uncaught %s in thread %s", args.exc_type, name)
+        return
+    logging.getLogger("aether").error(
+        "uncaught exception in thread %s",
+        name,
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )
+
+
 def setup_logging(spec: str, log_format: str = "human") -> None:
     default, per_logger = parse_filter(spec)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else HumanFormatter())
+    if log_format == "json":
+        # Exceptions raised in GStreamer callbacks (PyGObject prints them through
+        # sys.excepthook) and in threads become JSON lines too, not raw tracebacks.
+        sys.excepthook = _log_uncaught
+        threading.excepthook = _log_uncaught_in_thread
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(default)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -84,3 +86,29 @@ def test_log_format_setting() -> None:
         load_config({}, {"AETHER_LOG_FORMAT": "xml"})
     assert err.value.key == "log_format (AETHER_LOG_FORMAT)"
     assert "one of human, json" in str(err.value)
+
+
+def test_json_format_turns_uncaught_exceptions_into_json_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, sys.excepthook, threading.excepthook)
+    try:
+        setup_logging("info", "json")
+        try:
+            raise RuntimeError("in a GStreamer callback")
+        except RuntimeError as exc:
+            sys.excepthook(RuntimeError, exc, exc.__traceback__)
+        thread = threading.Thread(target=lambda: 1 / 0, name="worker")
+        thread.start()
+        thread.join()
+    finally:
+        root.handlers[:], level, sys.excepthook, threading.excepthook = saved
+        root.setLevel(level)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [line["message"] for line in lines] == [
+        "uncaught exception",
+        "uncaught exception in thread worker",
+    ]
+    assert "RuntimeError: in a GStreamer callback" in lines[0]["exception"]
+    assert "ZeroDivisionError" in lines[1]["exception"]
