@@ -24,3 +24,25 @@ def test_packets_that_cannot_take_it_are_left_alone() -> None:
     assert with_playout_delay(bytes([0x40]) + PACKET[1:]) is None  # not RTP version 2
     assert with_playout_delay(PACKET[:10]) is None  # truncated
     assert with_playout_delay(bytes([0x8F]) + PACKET[1:]) is None  # CSRCs past the end
+
+
+def test_two_extensions_share_one_block_padded_to_words() -> None:
+    from aether.fanout.playout import CAPTURE_TIME_ID, ntp_time, with_extensions
+
+    stamp = ntp_time(1_700_000_000.5)
+    out = with_extensions(PACKET, [(EXTENSION_ID, b"\x00\x00\x00"), (CAPTURE_TIME_ID, stamp)])
+    assert out is not None and out[0] == 0x91
+    # 1+3 + 1+8 = 13 bytes of elements, padded to 16: 4 words.
+    assert out[16:20] == bytes([0xBE, 0xDE, 0x00, 0x04])
+    assert out[20] == (EXTENSION_ID << 4) | 2 and out[21:24] == b"\x00\x00\x00"
+    assert out[24] == (CAPTURE_TIME_ID << 4) | 7 and out[25:33] == stamp
+    assert out[33:36] == b"\x00\x00\x00"  # padding
+    assert out[36:] == b"payload"
+
+
+def test_ntp_time_is_seconds_since_1900_in_q32_32() -> None:
+    from aether.fanout.playout import ntp_time
+
+    value = int.from_bytes(ntp_time(0.25), "big")
+    assert value >> 32 == 2_208_988_800  # 1970-01-01 in NTP seconds
+    assert value & 0xFFFFFFFF == 2**30  # a quarter second

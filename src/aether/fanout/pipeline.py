@@ -144,8 +144,9 @@ class MediaPipeline:
         self._encoder_elements = encoder_elements
         self._encoder_pad = encoder_elements[-1].get_static_pad("src")
         self._encoder_input = encoder_elements[0].get_static_pad("sink")
-        if self.playout_delay:
-            playout.install(payloader=video_chain[-3], rtp_caps=video_chain[-2])
+        playout.install(
+            payloader=video_chain[-3], rtp_caps=video_chain[-2], playout_delay=self.playout_delay
+        )
 
         audio_elements = self.audio.elements()
         self.has_audio = bool(audio_elements)

@@ -158,8 +158,14 @@ class Viewers:
         viewer_log(log, peer.id).info("removed (%d watching)", len(self._peers))
 
     def estimated_latency_ms(self, peer: ViewerPeer) -> float | None:
-        """The browser's estimate (network, jitter buffer, decode) plus our encode time."""
-        if peer.client is None or peer.client.latency_ms is None:
+        """Glass-to-glass latency: measured by the browser from the capture time the
+        server stamps when it can, else its estimate (network, jitter buffer, decode)
+        plus our encode time."""
+        if peer.client is None:
+            return None
+        if peer.client.glass_to_glass_ms is not None:
+            return peer.client.glass_to_glass_ms
+        if peer.client.latency_ms is None:
             return None
         return peer.client.latency_ms + (self.media.meter.encode_ms or 0.0)
 

@@ -58,6 +58,9 @@ class ClientStats:
     freeze_count: int | None = None
     jitter_buffer_ms: float | None = None  # average jitter-buffer delay per frame
     latency_ms: float | None = None  # network (RTT/2) + jitter buffer + decode, estimated
+    # Measured: capture time (abs-capture-time, stamped by the server) to the frame's
+    # display time, on the viewer's clock; needs the two clocks in step (NTP).
+    glass_to_glass_ms: float | None = None
     rtt_ms: float | None = None
     bytes_received: int | None = None  # video RTP payload bytes
     packets_received: int | None = None
@@ -72,6 +75,7 @@ CLIENT_STATS_FIELDS: dict[str, tuple[str, type, float, float]] = {
     "freezeCount": ("freeze_count", int, 0, MAX_COUNT),
     "jitterBufferMs": ("jitter_buffer_ms", float, 0, MAX_MS),
     "latencyMs": ("latency_ms", float, 0, MAX_MS),
+    "glassToGlassMs": ("glass_to_glass_ms", float, -MAX_MS, MAX_MS),  # clock skew: may be < 0
     "rttMs": ("rtt_ms", float, 0, MAX_MS),
     "bytesReceived": ("bytes_received", int, 0, MAX_COUNT),
     "packetsReceived": ("packets_received", int, 0, MAX_COUNT),

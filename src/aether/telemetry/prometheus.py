@@ -82,7 +82,8 @@ class SnapshotCollector(Collector):
         histogram = s["latency_histogram"]
         yield HistogramMetricFamily(
             "aether_viewer_latency_seconds",
-            "Estimated glass-to-glass latency reported by viewers, every report.",
+            "Glass-to-glass latency reported by viewers (measured from the stamped capture time, "
+            "else estimated), every report.",
             buckets=[(le, float(n)) for le, n in histogram["buckets"]],
             sum_value=histogram["sum_s"],
         )

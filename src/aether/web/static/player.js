@@ -233,6 +233,32 @@
     };
   }
 
+  // Glass-to-glass, measured: the server stamps each frame's capture time (the
+  // abs-capture-time RTP header extension, NTP); the browser reports it per source and the
+  // frame callback says when the frame is shown. Needs the server's and this machine's
+  // clocks in step (NTP); null until both are known.
+  const NTP_TO_UNIX_MS = 2208988800000;
+  let shownFrame = null;
+  function watchFrames() {
+    if (!video.requestVideoFrameCallback) return;
+    video.requestVideoFrameCallback((_now, meta) => { shownFrame = meta; watchFrames(); });
+  }
+  watchFrames();
+
+  function glassToGlassMs(pc) {
+    if (!shownFrame || shownFrame.rtpTimestamp === undefined) return null;
+    const receiver = pc.getReceivers().find((r) => r.track && r.track.kind === "video");
+    const sources = receiver && receiver.getSynchronizationSources ? receiver.getSynchronizationSources() : [];
+    const source = sources.find((s) => s.captureTimestamp);
+    if (!source) return null;
+    // The source's capture time belongs to its latest packet; shift it to the shown frame
+    // by the RTP timestamps between them (90 kHz).
+    const ticks = (shownFrame.rtpTimestamp - source.rtpTimestamp) | 0;
+    const captured = source.captureTimestamp - NTP_TO_UNIX_MS + ticks / 90;
+    const shown = performance.timeOrigin + shownFrame.expectedDisplayTime;
+    return shown - captured;
+  }
+
   const round = (x, digits) => (x === null || x === undefined || !Number.isFinite(x) ? null : Number(x.toFixed(digits)));
 
   async function sampleStats() {
@@ -243,6 +269,8 @@
     report.forEach((r) => { if (r.type === "inbound-rtp" && r.kind === "video") video = r; });
     if (!video) return;
     const sample = figures(video, selectedPair(report), previous);
+    sample.glassToGlassMs = glassToGlassMs(pc);
+    if (sample.glassToGlassMs !== null) sample.latencyMs = sample.glassToGlassMs;
     previous = video;
     session.samples.push(sample);
     if (session.samples.length > KEEP_SAMPLES) session.samples.shift();
@@ -257,6 +285,7 @@
         freezeCount: sample.freezeCount,
         jitterBufferMs: round(sample.jitterBufferMs, 2),
         latencyMs: round(sample.latencyMs, 2),
+        glassToGlassMs: round(sample.glassToGlassMs, 2),
         rttMs: round(sample.rttMs, 3),
         bytesReceived: sample.bytesReceived,
         packetsReceived: sample.packetsReceived,
