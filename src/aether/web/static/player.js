@@ -269,8 +269,9 @@
     report.forEach((r) => { if (r.type === "inbound-rtp" && r.kind === "video") video = r; });
     if (!video) return;
     const sample = figures(video, selectedPair(report), previous);
+    // Measured glass-to-glass goes beside the estimate, never in its place: it can be
+    // negative when the clocks are not in step, and latencyMs must not (docs/signaling.md).
     sample.glassToGlassMs = glassToGlassMs(pc);
-    if (sample.glassToGlassMs !== null) sample.latencyMs = sample.glassToGlassMs;
     previous = video;
     session.samples.push(sample);
     if (session.samples.length > KEEP_SAMPLES) session.samples.shift();
