@@ -71,14 +71,19 @@ async def offer_and_sent_sps(
     sent: list[ProfileLevel] = []
 
     def collect(_pad: Any, info: Any) -> Any:
-        buffer = info.get_buffer()
-        for unit in rtp_nal_units(buffer.extract_dup(0, buffer.get_size())):
-            if unit[0] & 0x1F == NAL_SPS:
-                sent.append(parse_sps(unit))
+        if info.type & gst.Gst.PadProbeType.BUFFER_LIST:
+            packets = info.get_buffer_list()
+            buffers = [packets.get(i) for i in range(packets.length())]
+        else:
+            buffers = [info.get_buffer()]
+        for buffer in buffers:
+            for unit in rtp_nal_units(buffer.extract_dup(0, buffer.get_size())):
+                if unit[0] & 0x1F == NAL_SPS:
+                    sent.append(parse_sps(unit))
         return gst.Gst.PadProbeReturn.OK
 
     tee_sink = media.pipeline.get_by_name("video-tee").get_static_pad("sink")
-    tee_sink.add_probe(gst.Gst.PadProbeType.BUFFER, collect)
+    tee_sink.add_probe(gst.Gst.PadProbeType.BUFFER | gst.Gst.PadProbeType.BUFFER_LIST, collect)
     await media.start(loop)
     peer = None
     try:
@@ -86,10 +91,11 @@ async def offer_and_sent_sps(
         peer = ViewerPeer("1", media, observer, loop)
         peer.start()
         offer = await asyncio.wait_for(observer.offer, 10)
-        media.request_keyframe("test")
-        for _ in range(50):
+        for tick in range(100):  # up to 10 s on a busy machine, a keyframe asked each second
             if sent:
                 break
+            if tick % 10 == 0:
+                media.request_keyframe("test")
             await asyncio.sleep(0.1)
         return offer, sent, media.stream_profile
     finally:

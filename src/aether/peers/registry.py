@@ -158,14 +158,12 @@ class Viewers:
         viewer_log(log, peer.id).info("removed (%d watching)", len(self._peers))
 
     def estimated_latency_ms(self, peer: ViewerPeer) -> float | None:
-        """Glass-to-glass latency: measured by the browser from the capture time the
-        server stamps when it can, else its estimate (network, jitter buffer, decode)
-        plus our encode time."""
-        if peer.client is None:
-            return None
-        if peer.client.glass_to_glass_ms is not None:
-            return peer.client.glass_to_glass_ms
-        if peer.client.latency_ms is None:
+        """The browser's estimate (network, jitter buffer, decode) plus our encode time.
+
+        The browser's measured figure (glass_to_glass_ms, from the stamped capture times)
+        is reported beside it but not used here yet: it does not agree with bench/latency's
+        painted measurement (docs/performance.md)."""
+        if peer.client is None or peer.client.latency_ms is None:
             return None
         return peer.client.latency_ms + (self.media.meter.encode_ms or 0.0)
 

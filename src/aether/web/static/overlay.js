@@ -33,7 +33,7 @@
     charts.fps.push(s.fps);
     charts.rtt.push(s.rttMs);
     // measured glass-to-glass when the clocks allow it, else the estimate
-    charts.latency.push(s.glassToGlassMs !== null && s.glassToGlassMs >= 0 ? s.glassToGlassMs : s.latencyMs);
+    charts.latency.push(s.latencyMs);
     const fixed = (v, d) => (v === null || v === undefined ? "–" : v.toFixed(d));
     figures.replaceChildren(
       ...row("frames decoded", String(s.framesDecoded)),

@@ -234,29 +234,18 @@
   }
 
   // Glass-to-glass, measured: the server stamps each frame's capture time (the
-  // abs-capture-time RTP header extension, NTP); the browser reports it per source and the
-  // frame callback says when the frame is shown. Needs the server's and this machine's
-  // clocks in step (NTP); null until both are known.
+  // abs-capture-time RTP header extension, NTP wall clock); the browser reports, per
+  // source, the capture time of the frame it played out last and when (wall clock), so
+  // the difference is that frame's capture-to-playout time. Needs the server's and this
+  // machine's clocks in step (NTP); null until the browser has a stamped frame.
   const NTP_TO_UNIX_MS = 2208988800000;
-  let shownFrame = null;
-  function watchFrames() {
-    if (!video.requestVideoFrameCallback) return;
-    video.requestVideoFrameCallback((_now, meta) => { shownFrame = meta; watchFrames(); });
-  }
-  watchFrames();
 
   function glassToGlassMs(pc) {
-    if (!shownFrame || shownFrame.rtpTimestamp === undefined) return null;
     const receiver = pc.getReceivers().find((r) => r.track && r.track.kind === "video");
     const sources = receiver && receiver.getSynchronizationSources ? receiver.getSynchronizationSources() : [];
     const source = sources.find((s) => s.captureTimestamp);
     if (!source) return null;
-    // The source's capture time belongs to its latest packet; shift it to the shown frame
-    // by the RTP timestamps between them (90 kHz).
-    const ticks = (shownFrame.rtpTimestamp - source.rtpTimestamp) | 0;
-    const captured = source.captureTimestamp - NTP_TO_UNIX_MS + ticks / 90;
-    const shown = performance.timeOrigin + shownFrame.expectedDisplayTime;
-    return shown - captured;
+    return source.timestamp - (source.captureTimestamp - NTP_TO_UNIX_MS);
   }
 
   const round = (x, digits) => (x === null || x === undefined || !Number.isFinite(x) ? null : Number(x.toFixed(digits)));
