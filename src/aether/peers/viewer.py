@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from typing import Any, Protocol
 
@@ -97,6 +98,8 @@ class ViewerPeer:
         # cyclic garbage collection.
         self._handlers: list[tuple[Any, int]] = []
         self._probes: list[tuple[Any, int]] = []
+        self._gates: list[tuple[Any, int]] = []  # probes that hold packets until connected
+        self._gate_lock = threading.Lock()
         self._offer_requested = False
         self._answered = False
         self._gathered = asyncio.Event()
@@ -126,6 +129,12 @@ class ViewerPeer:
             set_limits(queue, QUEUE_LIMITS_CONNECTING)
             viewer_bin.add(queue)
             self._queues.append(queue)
+            # Until connected, packets stop here (caps and other events pass, for the
+            # offer): otherwise the packet that waits inside webrtcbin for DTLS would go
+            # out first, from long ago, and the viewer would count the gap as lost.
+            src = queue.get_static_pad("src")
+            gate = Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST
+            self._gates.append((src, src.add_probe(gate, self._closed_gate_thread)))
             sink = webrtc.request_pad_simple("sink_%u")
             # Separate stream ids: Chromium then does not hold video back to lip-sync it
             # with audio's larger jitter buffer (+30-60 ms measured).
@@ -182,8 +191,26 @@ class ViewerPeer:
     def _on_ice_candidate_thread(self, _webrtc: Any, mline: int, candidate: str) -> None:
         self._call(self._emit_candidate, mline, candidate)
 
+    @staticmethod
+    def _closed_gate_thread(_pad: Any, _info: Any) -> Any:
+        return Gst.PadProbeReturn.DROP
+
+    def _open_gates(self) -> None:
+        """Connected: let packets through at once (on GStreamer's thread, not a loop hop
+        later, so none is lost to the 1-packet queue meanwhile)."""
+        with self._gate_lock:
+            gates, self._gates = self._gates, []
+        if not gates:
+            return
+        for queue in self._queues:
+            set_limits(queue, QUEUE_LIMITS_CONNECTED)
+        for pad, probe_id in gates:
+            pad.remove_probe(probe_id)
+
     def _on_connection_state_thread(self, webrtc: Any, _pspec: Any) -> None:
         state = webrtc.get_property("connection-state").value_nick
+        if state == "connected" and self._gates:
+            self._open_gates()
         self._call(self._on_connection_state, state)
 
     def _on_ice_state_thread(self, webrtc: Any, _pspec: Any) -> None:
@@ -255,8 +282,7 @@ class ViewerPeer:
         self.state = state
         self.log.info("connection %s", state)
         if state == "connected" and self.connected_at is None:
-            for queue in self._queues:
-                set_limits(queue, QUEUE_LIMITS_CONNECTED)
+            self._open_gates()  # normally done already, on GStreamer's thread
             self.connected_at = time.monotonic()
             # A joining viewer gets a keyframe now, not at the next periodic one.
             self.media.request_keyframe(f"viewer {self.id} connected")
@@ -390,7 +416,9 @@ class ViewerPeer:
             await self.loop.run_in_executor(None, self.media.detach, branch)
         for obj, handler_id in self._handlers:
             obj.disconnect(handler_id)
-        for pad, probe_id in self._probes:
+        with self._gate_lock:
+            gates, self._gates = self._gates, []
+        for pad, probe_id in [*self._probes, *gates]:
             pad.remove_probe(probe_id)
         self._handlers.clear()
         self._probes.clear()
