@@ -84,6 +84,11 @@ def server() -> Iterator[ServerProcess]:
 def test_page_and_health_need_no_token(server: ServerProcess) -> None:
     assert http(server.url + "/")[0] == 200
     assert http(server.url + "/health")[:3:2] == (200, "ok")
+    # A browser's own favicon request is neither refused nor a failed attempt: many of
+    # them must not lead to back-off for the page's next, authorised request.
+    for _ in range(8):
+        assert http(server.url + "/favicon.ico")[0] == 204
+    assert http(server.url + "/stats", ADMIN)[0] == 200
 
 
 @pytest.mark.parametrize(

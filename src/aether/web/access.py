@@ -23,8 +23,9 @@ from aether.signaling import protocol
 log = logging.getLogger(__name__)
 
 PROBE_PATHS = frozenset({"/health", "/ready"})  # open even to addresses off the allow-list
+# /favicon.ico: browsers ask for it on their own; it must never count as a failed token.
 PAGE_PATHS = ("/", "/player.js", "/player.css", "/charts.js", "/overlay.js",
-              "/admin", "/admin.js", "/admin.css")  # fmt: skip
+              "/admin", "/admin.js", "/admin.css", "/favicon.ico")  # fmt: skip
 PUBLIC_PATHS = frozenset({*PAGE_PATHS, *PROBE_PATHS})
 # Paths not listed here (and not public) need the admin role: new endpoints start closed.
 REQUIRED_ROLE = {"/signal": Role.VIEW, "/stats": Role.ADMIN, "/metrics": Role.ADMIN}

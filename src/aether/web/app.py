@@ -51,6 +51,12 @@ def static_file(name: str, content_type: str) -> Callable[[web.Request], Awaitab
     return handler
 
 
+async def no_icon(_request: web.Request) -> web.Response:
+    """Browsers ask for it by themselves; without a token that would count as a failed
+    attempt and lead to back-off. There is no icon: 204."""
+    return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
+
+
 def create_app(config: Config, viewers: Viewers, access: AccessControl) -> web.Application:
     app = web.Application(middlewares=[access_middleware])
     app[CONFIG] = config
@@ -62,6 +68,7 @@ def create_app(config: Config, viewers: Viewers, access: AccessControl) -> web.A
     # The operator page loads without a token; the figures it fetches (/stats) need admin.
     app.router.add_get("/admin", page("admin.html"))
     app.router.add_get("/health", health)
+    app.router.add_get("/favicon.ico", no_icon)
     app.router.add_get("/ready", ready)
     app.router.add_get("/signal", handle_signal)
     app.router.add_get("/stats", stats)
