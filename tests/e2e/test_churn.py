@@ -83,17 +83,20 @@ def reading(server: ServerProcess) -> dict[str, int]:
 
 
 def settled(server: ServerProcess, baseline: dict[str, int] | None) -> dict[str, int]:
-    """Wait (bounded) until only the watcher is left and teardown has finished."""
-    now = reading(server)
+    """Wait (bounded) until only the watcher is left and teardown has finished: a viewer
+    leaves the registry before its bin is gone, and the next spare peer is made 0.3 s
+    after the last join, so the element count must also hold still."""
+    previous, now = None, reading(server)
     for _ in range(100):
-        done = now["viewers"] == 1
+        done = now["viewers"] == 1 and previous is not None
+        done = done and previous["elements"] == now["elements"]
         if baseline is not None:
             done = done and now["elements"] <= baseline["elements"]
             done = done and now["fds"] <= baseline["fds"]
         if done:
             break
-        time.sleep(0.1)
-        now = reading(server)
+        time.sleep(0.3)
+        previous, now = now, reading(server)
     return now
 
 
