@@ -45,6 +45,7 @@ ENCODER_WINDOW = 60.0
 RECOVERY_FIRST_DELAY = 0.5  # seconds before the first attempt to reopen a lost source
 RECOVERY_MAX_DELAY = 8.0
 STOP_TIMEOUT = 5.0  # seconds a lost source may take to stop before it is abandoned
+HOLD_TIMEOUT = 2.0  # seconds to wait for a live source's next frame to be held
 STALL_LIMIT = 5.0  # seconds without an encoded frame before the source counts as lost
 BUS_WAKEUP_NS = 200_000_000  # how often the bus thread checks for shutdown
 BUS_MESSAGES = Gst.MessageType.ERROR | Gst.MessageType.WARNING | Gst.MessageType.LATENCY
@@ -324,11 +325,22 @@ class MediaPipeline:
 
     async def _rebuild_encoder(self, encoder: VideoEncoder) -> None:
         loop = asyncio.get_running_loop()
+        upstream = self._encoder_input.get_peer()
+        hold: int | None = None
         try:
             old = self._encoder_elements
-            upstream = self._encoder_input.get_peer()
             downstream = self._encoder_pad.get_peer()
             if upstream is not None:
+                # Hold the source's frames at its pad while the encoder is swapped: pushed
+                # into an unlinked pad, a source stops for good (not-linked).
+                held = threading.Event()
+
+                def on_hold(_pad: Any, _info: Any) -> Any:
+                    held.set()
+                    return Gst.PadProbeReturn.OK
+
+                hold = upstream.add_probe(Gst.PadProbeType.BLOCK_DOWNSTREAM, on_hold)
+                await loop.run_in_executor(None, held.wait, HOLD_TIMEOUT)
                 upstream.unlink(self._encoder_input)
             if downstream is not None:
                 self._encoder_pad.unlink(downstream)
@@ -352,6 +364,8 @@ class MediaPipeline:
             self.encoder = encoder
             log.info("encode branch rebuilt: %s", encoder.describe())
         finally:
+            if upstream is not None and hold is not None:
+                upstream.remove_probe(hold)
             self._rebuilding = False
 
     def _is_source(self, element: Any) -> bool:
