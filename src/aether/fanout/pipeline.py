@@ -45,6 +45,7 @@ ENCODER_WINDOW = 60.0
 RECOVERY_FIRST_DELAY = 0.5  # seconds before the first attempt to reopen a lost source
 RECOVERY_MAX_DELAY = 8.0
 STOP_TIMEOUT = 5.0  # seconds a lost source may take to stop before it is abandoned
+SPS_WAIT_TICKS = 30  # tenths of a second start() waits for the stream's SPS
 HOLD_TIMEOUT = 2.0  # seconds to wait for a live source's next frame to be held
 STALL_LIMIT = 5.0  # seconds without an encoded frame before the source counts as lost
 BUS_WAKEUP_NS = 200_000_000  # how often the bus thread checks for shutdown
@@ -193,8 +194,8 @@ class MediaPipeline:
             loop.call_soon_threadsafe(started.set)
             return Gst.PadProbeReturn.REMOVE
 
+        self._probe_encoder()  # first: the SPS is read before the first frame is announced
         self._encoder_pad.add_probe(Gst.PadProbeType.BUFFER, on_first_buffer)
-        self._probe_encoder()
         errors = self._start_errors
         if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             await asyncio.sleep(0.1)  # let the bus thread deliver the reason
@@ -213,6 +214,17 @@ class MediaPipeline:
                 fix="check the source (display, audio server) with AETHER_LOG=debug; "
                 "GST_DEBUG=3 shows GStreamer's own view",
             )
+        # Offers announce the profile read from the SPS: wait for it when the first frame
+        # had none (an encoder may start without a keyframe), asking for a keyframe.
+        for tick in range(SPS_WAIT_TICKS):
+            if self.stream_profile is not None:
+                break
+            if tick % 10 == 0:
+                self.request_keyframe("the stream's SPS is not known yet")
+            await asyncio.sleep(0.1)
+        else:
+            log.warning("no SPS in the first %.0f s: offers keep rtph264pay's profile-level-id",
+                        SPS_WAIT_TICKS / 10)  # fmt: skip
         self._watchdog = asyncio.create_task(self._watch_frames(), name="frame-watchdog")
         log.info(
             "media pipeline playing: video %s, encoder %s, audio %s",
