@@ -70,6 +70,8 @@ from typing import Any
 
 from tests.helpers import ROOT, ServerProcess, free_port, in_private_netns
 
+from bench.docs import replace_section
+
 COMMAND = "scripts/netns-run.sh .venv/bin/python -m bench.fanout"
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "performance.md"
@@ -1071,16 +1073,7 @@ Raw data, per viewer: `bench/results/fanout-*.json` (not committed).
 
 
 def write_doc(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Performance\n\nBenchmarks of Aether.\n"
-    start = text.find(SECTION + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        rest = text[end + 1 :] if end >= 0 else ""
-        text = text[:start] + section + ("\n" + rest if rest else "")
-    DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(text)
+    replace_section(DOC, SECTION, section)
 
 
 def main() -> None:

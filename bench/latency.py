@@ -47,6 +47,7 @@ from typing import Any
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.helpers import ROOT, ServerProcess, free_port, in_private_netns, xvfb
 
+from bench.docs import replace_section
 from bench.painter import CELL, COLS, GUARDS, ORIGIN_X, ORIGIN_Y, PAYLOAD_CELLS, ROWS
 
 COMMAND = "scripts/netns-run.sh .venv/bin/python -m bench.latency"
@@ -930,16 +931,7 @@ Raw per-run data: `bench/results/latency-*.json` (not committed).
 
 
 def write_doc(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Performance\n"
-    start = text.find(SECTION + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        rest = text[end + 1 :] if end >= 0 else ""
-        text = text[:start] + section + ("\n" + rest if rest else "")
-    DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(text.rstrip("\n") + "\n")
+    replace_section(DOC, SECTION, section)
 
 
 def slim(run: dict[str, Any]) -> dict[str, Any]:
