@@ -11,10 +11,12 @@ from __future__ import annotations
 import secrets
 import socket
 import struct
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from aether import gst
+from aether.capture.base import AudioSource, VideoSource
 from aether.config import Config
 from aether.errors import AetherError
 
@@ -165,23 +167,22 @@ def check_encoders(config: Config) -> list[Check]:
 def check_video(config: Config) -> Check:
     from aether.capture import resolve_video
 
-    try:
-        source = resolve_video(config)
-    except AetherError as exc:
-        message, fix = _error(exc)
-        return Check(f"video source {config.source}", "fail", message, fix)
-    return Check(f"video source {config.source}", "ok", source.describe())
+    return _check_source(f"video source {config.source}", lambda: resolve_video(config))
 
 
 def check_audio(config: Config) -> Check:
     from aether.capture import resolve_audio
 
+    return _check_source(f"audio source {config.audio}", lambda: resolve_audio(config))
+
+
+def _check_source(name: str, open_source: Callable[[], VideoSource | AudioSource]) -> Check:
     try:
-        source = resolve_audio(config)
+        source = open_source()
     except AetherError as exc:
         message, fix = _error(exc)
-        return Check(f"audio source {config.audio}", "fail", message, fix)
-    return Check(f"audio source {config.audio}", "ok", source.describe())
+        return Check(name, "fail", message, fix)
+    return Check(name, "ok", source.describe())
 
 
 def check_port(config: Config) -> Check:

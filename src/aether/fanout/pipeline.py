@@ -308,13 +308,6 @@ class MediaPipeline:
             self._recover(parked), name="source-recovery"
         )
 
-    def _is_encoder(self, element: Any) -> bool:
-        while element is not None:
-            if any(element is e for e in self._encoder_elements):
-                return True
-            element = element.get_parent()
-        return False
-
     def encoder_failed(self, reason: str) -> None:
         """On the loop: the encoder failed. Rebuild its branch; after ENCODER_RETRIES
         failures within ENCODER_WINDOW seconds, fall back to `fallback_encoder`."""
@@ -380,16 +373,9 @@ class MediaPipeline:
                 upstream.remove_probe(hold)
             self._rebuilding = False
 
-    def _is_source(self, element: Any) -> bool:
-        mine = [*self._source_elements, *self._abandoned]
-        while element is not None:
-            if any(element is e for e in mine):
-                return True
-            element = element.get_parent()
-        return False
-
-    async def _recover(self, parked: bool) -> None:
-        loop = asyncio.get_running_loop()
+    async def _drop_source(self, parked: bool) -> None:
+        """Unlink the current source from the encoder and take it out of the pipeline;
+        stop it, or abandon it when its thread is parked or does not stop in time."""
         dead, self._source_elements = self._source_elements, []
         peer = self._encoder_input.get_peer()
         if peer is not None:
@@ -397,13 +383,18 @@ class MediaPipeline:
         for element in dead:
             self.pipeline.remove(element)
         if not parked:
+            stopping = asyncio.get_running_loop().run_in_executor(None, _set_null, dead)
             try:
-                await asyncio.wait_for(loop.run_in_executor(None, _set_null, dead), STOP_TIMEOUT)
+                await asyncio.wait_for(stopping, STOP_TIMEOUT)
             except TimeoutError:  # its thread is stuck (in the X server, a driver)
                 log.warning("the lost source did not stop in %.0f s; abandoning it", STOP_TIMEOUT)
                 parked = True
         if parked:
             self._abandoned.extend(dead)  # never stopped, never freed: its thread is parked
+
+    async def _recover(self, parked: bool) -> None:
+        loop = asyncio.get_running_loop()
+        await self._drop_source(parked)
         delay = RECOVERY_FIRST_DELAY
         while True:
             await asyncio.sleep(delay)
@@ -435,11 +426,7 @@ class MediaPipeline:
                     break
             if self.frames <= frames:
                 log.info("video source reopened but sent no frame; retrying")
-                self._source_elements = []
-                self._encoder_input.get_peer().unlink(self._encoder_input)
-                for element in elements:
-                    self.pipeline.remove(element)
-                await loop.run_in_executor(None, _set_null, elements)
+                await self._drop_source(parked=False)
                 continue
             self.video = source
             self.source_state, self.source_lost_reason = "live", ""
@@ -487,9 +474,9 @@ class MediaPipeline:
             viewer = owning_viewer(message.src)
             if viewer is not None:
                 self.on_viewer_error(viewer, err.message)
-            elif self._is_source(message.src):
+            elif _within(message.src, [*self._source_elements, *self._abandoned]):
                 self.source_lost(f"{message.src.get_name()}: {err.message}")
-            elif self._is_encoder(message.src):
+            elif _within(message.src, self._encoder_elements):
                 self.encoder_failed(f"{message.src.get_name()}: {err.message}")
             else:
                 log.error("pipeline error from %s: %s", message.src.get_name(), err.message)
@@ -586,6 +573,15 @@ def media_for(config: Config, encoder: VideoEncoder | None = None) -> MediaPipel
         fps=config.fps,
         playout_delay=config.playout_delay,
     )
+
+
+def _within(element: Any, elements: list[Any]) -> bool:
+    """True when `element` is one of `elements` or inside one of them (a bin)."""
+    while element is not None:
+        if any(element is e for e in elements):
+            return True
+        element = element.get_parent()
+    return False
 
 
 def _set_null(elements: list[Any]) -> None:
