@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -19,6 +20,8 @@ from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,6 +33,18 @@ def run_async(coro: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:
     """
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result(timeout=timeout)
+
+
+async def receive_message(ws: aiohttp.ClientWebSocketResponse, kind: str) -> Any:
+    """The next signaling message of the given type on an aiohttp WebSocket, skipping
+    others (e.g. trickled ICE); fails if the socket ends or 10 s pass."""
+    async with asyncio.timeout(10):
+        while True:
+            msg = await ws.receive()
+            assert msg.type == aiohttp.WSMsgType.TEXT, f"socket ended: {msg}"
+            data = json.loads(msg.data)
+            if data["type"] == kind:
+                return data
 
 
 def free_port() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import in_private_netns
+from tests.helpers import in_private_netns, pulseaudio, xvfb
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -70,6 +71,24 @@ def browser() -> Iterator[Any]:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def desktop() -> Iterator[dict[str, str]]:
+    """Xvfb + PulseAudio with a tone playing into the default sink; yields the env that
+    reaches both (DISPLAY and AETHER_DISPLAY, PULSE_SERVER)."""
+    with xvfb(1280, 720) as display, pulseaudio() as pulse_env:
+        tone = subprocess.Popen(
+            ["gst-launch-1.0", "-q", "audiotestsrc", "is-live=true", "wave=sine", "!", "pulsesink"],
+            env={**os.environ, **pulse_env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield {"DISPLAY": display, "AETHER_DISPLAY": display, **pulse_env}
+        finally:
+            tone.terminate()
+            tone.wait(10)
 
 
 def stats(page: Any) -> Any:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,27 +10,9 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import audio_packets, decoded, stats, wait_for
-from tests.helpers import ServerProcess, pulseaudio, run_async, xvfb
+from tests.helpers import ServerProcess, run_async
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def desktop() -> Iterator[dict[str, str]]:
-    """Xvfb + PulseAudio with something playing into the default sink."""
-    with xvfb(1280, 720) as display, pulseaudio() as pulse_env:
-        env = {"DISPLAY": display, **pulse_env}
-        tone = subprocess.Popen(
-            ["gst-launch-1.0", "-q", "audiotestsrc", "is-live=true", "wave=sine", "!", "pulsesink"],
-            env={**os.environ, **pulse_env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            yield env
-        finally:
-            tone.terminate()
-            tone.wait(10)
 
 
 @pytest.fixture(scope="module")

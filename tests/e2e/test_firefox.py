@@ -9,15 +9,12 @@ WebDriver BiDi) with the prefs that make it decode H.264 through libavcodec
 
 from __future__ import annotations
 
-import os
-import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.firefox_viewer import FirefoxViewer, audio_packets, decoded, require_firefox
-from tests.helpers import ServerProcess, pulseaudio, xvfb
+from tests.helpers import ServerProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -28,23 +25,6 @@ LIGHT = ("--source", "test", "--audio", "test", "--width", "640", "--height", "3
 @pytest.fixture(scope="module", autouse=True)
 def _firefox_installed() -> None:
     require_firefox()
-
-
-@pytest.fixture(scope="module")
-def desktop() -> Iterator[dict[str, str]]:
-    """Xvfb + PulseAudio with a tone playing into the default sink."""
-    with xvfb(1280, 720) as display, pulseaudio() as pulse_env:
-        tone = subprocess.Popen(
-            ["gst-launch-1.0", "-q", "audiotestsrc", "is-live=true", "wave=sine", "!", "pulsesink"],
-            env={**os.environ, **pulse_env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            yield {"DISPLAY": display, "AETHER_DISPLAY": display, **pulse_env}
-        finally:
-            tone.terminate()
-            tone.wait(10)
 
 
 def test_firefox_decodes_x11_h264_and_receives_pulse_opus(desktop: dict[str, str]) -> None:

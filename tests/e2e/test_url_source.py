@@ -25,6 +25,21 @@ def make_clip(path: Path, seconds: int = 20) -> None:
     subprocess.run(["gst-launch-1.0", "-q", *pipeline.split()], check=True, timeout=60)
 
 
+def watch(browser: Any, server: ServerProcess, settle_ms: int = 0) -> tuple[Any, Any, Any]:
+    """Open the player; (stats at the first frames, stats 20 frames later, video size)."""
+    page = browser.new_context().new_page()
+    try:
+        page.goto(server.url + "/")
+        first = wait_for(page, lambda s: decoded(s) > 5, what="frames from the file")
+        page.wait_for_timeout(settle_ms)
+        later = wait_for(page, lambda s: decoded(s) >= decoded(first) + 20, what="more")
+        size = page.evaluate("() => [document.querySelector('video').videoWidth,"
+                             " document.querySelector('video').videoHeight]")  # fmt: skip
+    finally:
+        page.context.close()
+    return first, later, size
+
+
 def test_a_video_file_plays_in_the_browser_at_the_configured_size(
     browser: Any, tmp_path: Path
 ) -> None:
@@ -33,16 +48,7 @@ def test_a_video_file_plays_in_the_browser_at_the_configured_size(
     args = ("--source", "url", "--url", str(clip), "--audio", "test",
             "--width", "320", "--height", "180", "--fps", "15", "--bitrate", "400")  # fmt: skip
     with ServerProcess(*args) as server:
-        page = browser.new_context().new_page()
-        try:
-            page.goto(server.url + "/")
-            first = wait_for(page, lambda s: decoded(s) > 5, what="frames from the file")
-            page.wait_for_timeout(2000)
-            later = wait_for(page, lambda s: decoded(s) >= decoded(first) + 20, what="more")
-            size = page.evaluate("() => [document.querySelector('video').videoWidth,"
-                                 " document.querySelector('video').videoHeight]")  # fmt: skip
-        finally:
-            page.context.close()
+        first, later, size = watch(browser, server, settle_ms=2000)
         assert size == [320, 180]
         assert decoded(later) > decoded(first)
         assert "url file://" in server.output()
@@ -56,15 +62,7 @@ def test_a_browser_ready_h264_file_is_passed_through_without_re_encoding(
     args = ("--source", "url", "--url", str(clip), "--encoder", "copy", "--audio", "none",
             "--width", "320", "--height", "180")  # fmt: skip
     with ServerProcess(*args) as server:
-        page = browser.new_context().new_page()
-        try:
-            page.goto(server.url + "/")
-            first = wait_for(page, lambda s: decoded(s) > 5, what="frames from the file")
-            later = wait_for(page, lambda s: decoded(s) >= decoded(first) + 20, what="more")
-            size = page.evaluate("() => [document.querySelector('video').videoWidth,"
-                                 " document.querySelector('video').videoHeight]")  # fmt: skip
-        finally:
-            page.context.close()
+        first, later, size = watch(browser, server)
         # The file's own size and profile: nothing was decoded, scaled or encoded.
         assert size == [640, 360]
         assert decoded(later) > decoded(first)

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import XVFB_PROCS, ServerProcess, run_async, xvfb
+from tests.helpers import XVFB_PROCS, ServerProcess, receive_message, run_async, xvfb
 from tests.integration.test_server import TEST_SOURCE
 
 
@@ -143,16 +143,6 @@ def test_metrics_count_frames_between_scrapes(guarded: ServerProcess) -> None:
     assert 10 <= frames() - first <= 25  # 15 fps
 
 
-async def _receive(ws: aiohttp.ClientWebSocketResponse, kind: str) -> Any:
-    async with asyncio.timeout(10):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == aiohttp.WSMsgType.TEXT, f"socket ended: {msg}"
-            data = json.loads(msg.data)
-            if data["type"] == kind:
-                return data
-
-
 def test_stats_show_the_encoder_and_what_a_viewer_reports(server: ServerProcess) -> None:
     report = {"type": "stats", "framesPerSecond": 14.9, "framesDecoded": 300,
               "framesDropped": 1, "jitterBufferMs": 8.5, "latencyMs": 20.0, "rttMs": 0.4,
@@ -160,13 +150,13 @@ def test_stats_show_the_encoder_and_what_a_viewer_reports(server: ServerProcess)
 
     async def scenario() -> tuple[dict[str, Any], str]:
         async with aiohttp.ClientSession() as http, http.ws_connect(server.ws_url) as ws:
-            welcome = await _receive(ws, "welcome")
-            await _receive(ws, "offer")
+            welcome = await receive_message(ws, "welcome")
+            await receive_message(ws, "offer")
             await ws.send_str(json.dumps({"type": "stats", "latencyMs": "soon"}))
-            error = await _receive(ws, "error")
+            error = await receive_message(ws, "error")
             await ws.send_str(json.dumps(report))
             await ws.send_str(json.dumps({"type": "ping", "id": 1}))
-            await _receive(ws, "pong")  # the stats message before it has been handled
+            await receive_message(ws, "pong")  # the stats message before it has been handled
             await asyncio.sleep(1.2)  # a full one-second window of frames, even on a new server
             async with http.get(server.url + "/stats") as r:
                 snap = await r.json()
@@ -196,9 +186,9 @@ def test_json_logs_carry_the_viewer_id() -> None:
 
         async def visit() -> str:
             async with aiohttp.ClientSession() as http, http.ws_connect(srv.ws_url) as ws:
-                welcome = await _receive(ws, "welcome")
+                welcome = await receive_message(ws, "welcome")
                 await ws.send_str("{oops")
-                await _receive(ws, "error")
+                await receive_message(ws, "error")
                 return str(welcome["viewer"])
 
         viewer = run_async(visit())

@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.helpers import ServerProcess, run_async
+from tests.helpers import ServerProcess, receive_message, run_async
 
 TEST_SOURCE = (
     "--source",
@@ -58,22 +58,11 @@ def test_player_page_and_script_are_served_with_security_headers(server: ServerP
     assert headers["Content-Type"].startswith("text/javascript")
 
 
-async def _receive(ws: aiohttp.ClientWebSocketResponse, kind: str) -> Any:
-    """Next message of the given type (skipping others, e.g. trickled ICE)."""
-    async with asyncio.timeout(10):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == aiohttp.WSMsgType.TEXT, f"socket ended: {msg}"
-            data = json.loads(msg.data)
-            if data["type"] == kind:
-                return data
-
-
 def test_session_starts_with_welcome_then_an_h264_opus_offer(server: ServerProcess) -> None:
     async def scenario() -> tuple[Any, Any]:
         async with aiohttp.ClientSession() as http, http.ws_connect(server.ws_url) as ws:
-            welcome = await _receive(ws, "welcome")
-            offer = await _receive(ws, "offer")
+            welcome = await receive_message(ws, "welcome")
+            offer = await receive_message(ws, "offer")
             return welcome, offer
 
     welcome, offer = run_async(scenario())
@@ -138,14 +127,14 @@ def test_bad_messages_get_precise_errors_and_the_session_goes_on(server: ServerP
     async def scenario() -> list[str]:
         codes = []
         async with aiohttp.ClientSession() as http, http.ws_connect(server.ws_url) as ws:
-            await _receive(ws, "offer")
+            await receive_message(ws, "offer")
             for raw, _ in cases:
                 await ws.send_str(raw)
-                codes.append((await _receive(ws, "error"))["code"])
+                codes.append((await receive_message(ws, "error"))["code"])
             await ws.send_bytes(b"\x00\x01")
-            codes.append((await _receive(ws, "error"))["code"])
+            codes.append((await receive_message(ws, "error"))["code"])
             await ws.send_str(json.dumps({"type": "ping", "id": 7}))
-            assert (await _receive(ws, "pong"))["id"] == 7
+            assert (await receive_message(ws, "pong"))["id"] == 7
         return codes
 
     assert run_async(scenario()) == [code for _, code in cases] + ["bad-message"]
@@ -157,10 +146,10 @@ def test_viewer_limit_gives_a_clear_server_full_error(server: ServerProcess) -> 
         async with aiohttp.ClientSession() as http:
             sockets = [await http.ws_connect(server.ws_url) for _ in range(3)]
             for ws in sockets:
-                await _receive(ws, "welcome")
+                await receive_message(ws, "welcome")
             async with http.ws_connect(server.ws_url) as extra:
-                error = await _receive(extra, "error")
-                bye = await _receive(extra, "bye")
+                error = await receive_message(extra, "error")
+                bye = await receive_message(extra, "bye")
             for ws in sockets:
                 await ws.close()
             return error, bye
@@ -175,10 +164,10 @@ def test_sigterm_shuts_down_cleanly_with_a_viewer_attached() -> None:
 
     async def hold() -> Any:
         async with aiohttp.ClientSession() as http, http.ws_connect(srv.ws_url) as ws:
-            await _receive(ws, "offer")
+            await receive_message(ws, "offer")
             assert srv.proc is not None
             srv.proc.send_signal(signal.SIGTERM)
-            return await _receive(ws, "bye")
+            return await receive_message(ws, "bye")
 
     try:
         bye = run_async(hold())
