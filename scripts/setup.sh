@@ -48,4 +48,9 @@ if (( want_test )) && [[ ! -d tests/firefox/node_modules/puppeteer-core ]]; then
   echo "setup: npm ci in tests/firefox (puppeteer-core)" >&2
   PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix tests/firefox --no-audit --no-fund --loglevel=error
 fi
+if (( want_test )) && [[ ! -f tests/whep/node_modules/whip-whep/whep.js ]]; then
+  # A WHEP client written by others, loaded into Chromium by tests/e2e/test_whep.py.
+  echo "setup: npm ci in tests/whep (whip-whep)" >&2
+  npm ci --prefix tests/whep --no-audit --no-fund --loglevel=error
+fi
 echo "setup: ready (.venv/bin/aether)" >&2

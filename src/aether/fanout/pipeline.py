@@ -25,7 +25,7 @@ from aether.capture.base import AudioSource, VideoSource
 from aether.config import Config
 from aether.encode import OpusEncoder, VideoEncoder
 from aether.errors import AetherError, StartupError
-from aether.fanout import playout
+from aether.fanout import playout, repayload
 from aether.h264 import H264Error, ProfileLevel, find_sps
 from aether.telemetry.frames import FrameMeter
 
@@ -113,6 +113,8 @@ class MediaPipeline:
         self._encoder_elements: list[Any] = []
         self._encoder_failures: list[float] = []
         self._rebuilding = False
+        self._groups: dict[repayload.Numbering, Any] = {}  # payload groups (WHEP viewers)
+        self._groups_lock = threading.Lock()
 
     # --- construction ---------------------------------------------------------------
 
@@ -503,20 +505,42 @@ class MediaPipeline:
 
     # --- viewers ----------------------------------------------------------------------
 
-    def attach(self, viewer_bin: Any) -> Branch:
-        """Add a viewer bin to the running pipeline and link it to the tees."""
+    def tee_for(self, numbering: repayload.Numbering | None, kind: str) -> str:
+        """The tee that carries `kind` numbered as a viewer asked: the shared one when the
+        numbering is ours (or None), else a payload group's, made on first use."""
+        if kind == "video":
+            playout_id = playout.EXTENSION_ID if self.playout_delay else None
+            ours = repayload.Numbering(kind, VIDEO_PT, playout_id, playout.CAPTURE_TIME_ID)
+        else:
+            ours = repayload.Numbering(kind, AUDIO_PT)
+        if numbering is None or numbering == ours:
+            return f"{kind}-tee"
+        with self._groups_lock:
+            if numbering not in self._groups:
+                source = self.pipeline.get_by_name(f"{kind}-tee")
+                self._groups[numbering] = repayload.add_group(
+                    self.pipeline, source, numbering, RTP_MTU
+                )
+        return numbering.tee_name
+
+    def attach(self, viewer_bin: Any, tees: dict[str, str] | None = None) -> Branch:
+        """Add a viewer bin to the running pipeline and link it to the tees (by default
+        the shared ones; `tees` maps a ghost pad name to another tee, see tee_for)."""
         self.pipeline.add(viewer_bin)
         viewer_bin.sync_state_with_parent()
         branch = Branch(viewer_bin)
         pads = [("video-tee", "video")]
         if self.has_audio:
             pads.append(("audio-tee", "audio"))
-        for tee_name, ghost_name in pads:
-            tee = self.pipeline.get_by_name(tee_name)
+        tees = tees or {}
+        for default_tee, ghost_name in pads:
+            if viewer_bin.get_static_pad(ghost_name) is None:
+                continue  # a viewer that takes no audio
+            tee = self.pipeline.get_by_name(tees.get(ghost_name, default_tee))
             tee_pad = tee.request_pad_simple("src_%u")
             result = tee_pad.link(viewer_bin.get_static_pad(ghost_name))
             if result != Gst.PadLinkReturn.OK:
-                raise RuntimeError(f"cannot link {tee_name} to viewer: {result.value_nick}")
+                raise RuntimeError(f"cannot link {tee.get_name()} to viewer: {result.value_nick}")
             branch.links.append((tee, tee_pad))
         return branch
 

@@ -78,9 +78,17 @@ def _rewritten(buffer: Any, elements: list[tuple[int, bytes]]) -> Any | None:
 class Stamper:
     """The probe: playout delay on keyframe packets, capture time once a second."""
 
-    def __init__(self, playout_delay: bool, capture_time: bool) -> None:
+    def __init__(
+        self,
+        playout_delay: bool,
+        capture_time: bool,
+        playout_delay_id: int = EXTENSION_ID,
+        capture_time_id: int = CAPTURE_TIME_ID,
+    ) -> None:
         self.playout_delay = playout_delay
         self.capture_time = capture_time
+        self.playout_delay_id = playout_delay_id
+        self.capture_time_id = capture_time_id
         self._last_capture_stamp = 0.0
 
     def capture_wall_time(self, pad: Any, pts: int) -> float | None:
@@ -107,9 +115,9 @@ class Stamper:
         captured = self.capture_wall_time(pad, items[0].pts) if stamp_time else None
         out = []
         for n, buffer in enumerate(items):
-            elements = [(EXTENSION_ID, PLAYOUT_DELAY_ZERO)] if playout else []
+            elements = [(self.playout_delay_id, PLAYOUT_DELAY_ZERO)] if playout else []
             if n == 0 and captured is not None:
-                elements.append((CAPTURE_TIME_ID, ntp_time(captured)))
+                elements.append((self.capture_time_id, ntp_time(captured)))
             if not elements:
                 out.append(buffer)
                 continue
@@ -127,21 +135,28 @@ class Stamper:
 
 
 def install(
-    payloader: Any, rtp_caps: Any, playout_delay: bool = True, capture_time: bool = True
+    payloader: Any,
+    rtp_caps: Any,
+    *,
+    playout_delay: bool = True,
+    capture_time: bool = True,
+    playout_delay_id: int = EXTENSION_ID,
+    capture_time_id: int = CAPTURE_TIME_ID,
 ) -> None:
     """Advertise the extensions in `rtp_caps` (a capsfilter after `payloader`) and stamp
-    packets leaving that capsfilter."""
+    packets leaving that capsfilter (with the given one-byte-header ids)."""
     if not (playout_delay or capture_time):
         return
     payloader.set_property("auto-header-extension", False)
     caps = rtp_caps.get_property("caps").copy()
     if playout_delay:
-        caps.set_value(f"extmap-{EXTENSION_ID}", URI)
+        caps.set_value(f"extmap-{playout_delay_id}", URI)
     if capture_time:
-        caps.set_value(f"extmap-{CAPTURE_TIME_ID}", CAPTURE_TIME_URI)
+        caps.set_value(f"extmap-{capture_time_id}", CAPTURE_TIME_URI)
     rtp_caps.set_property("caps", caps)
+    stamper = Stamper(playout_delay, capture_time, playout_delay_id, capture_time_id)
     rtp_caps.get_static_pad("src").add_probe(
-        Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, Stamper(playout_delay, capture_time)
+        Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, stamper
     )
     log.debug("header extensions: playout-delay %s (id %d), abs-capture-time %s (id %d)",
-              playout_delay, EXTENSION_ID, capture_time, CAPTURE_TIME_ID)  # fmt: skip
+              playout_delay, playout_delay_id, capture_time, capture_time_id)  # fmt: skip

@@ -10,6 +10,7 @@ import time
 from aether.errors import ProtocolError
 from aether.fanout.pipeline import MediaPipeline
 from aether.logsetup import viewer_log
+from aether.peers.offers import AnswerPlan
 from aether.peers.viewer import PeerObserver, ViewerPeer
 from aether.signaling.protocol import ClientStats
 from aether.telemetry.histogram import Histogram
@@ -114,10 +115,23 @@ class Viewers:
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(list(self._peers.values()))
 
-    def admit(self, observer: PeerObserver, address: str = "") -> ViewerPeer:
-        """Create and start a peer for a new viewer, or raise ProtocolError('server-full')."""
+    def admit(
+        self,
+        observer: PeerObserver,
+        address: str = "",
+        offer: tuple[str, AnswerPlan] | None = None,
+    ) -> ViewerPeer:
+        """Create and start a peer for a new viewer, or raise ProtocolError('server-full').
+
+        With `offer` (the viewer's SDP and what we can answer), the peer answers it; else
+        the peer offers (the spare one, made in advance, when there is one)."""
         if len(self._peers) >= self.max_viewers:
             raise ProtocolError("server-full", f"server full: {self.max_viewers} viewers watching")
+        if offer is not None:
+            peer = ViewerPeer(
+                str(next(self._ids)), self.media, observer, self.loop, self.stun, offer=offer
+            )
+            return self._start(peer, address)
         spare, self._spare = self._spare, None
         if spare is not None and not spare[1].failed:
             peer, pending = spare
@@ -133,21 +147,26 @@ class Viewers:
                 peer.observer = observer
 
             self.loop.call_soon(hand_over)
+            viewer_log(log, peer.id).info("admitted (%d watching)", len(self._peers))
         else:
             if spare is not None:
                 task = self.loop.create_task(spare[0].close())
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             peer = ViewerPeer(str(next(self._ids)), self.media, observer, self.loop, self.stun)
-            peer.address = address
-            self._peers[peer.id] = peer
-            self.total_admitted += 1
-            try:
-                peer.start()
-            except Exception:
-                del self._peers[peer.id]
-                raise
+            self._start(peer, address)
         self._schedule_spare()
+        return peer
+
+    def _start(self, peer: ViewerPeer, address: str) -> ViewerPeer:
+        peer.address = address
+        self._peers[peer.id] = peer
+        self.total_admitted += 1
+        try:
+            peer.start()
+        except Exception:
+            del self._peers[peer.id]
+            raise
         viewer_log(log, peer.id).info("admitted (%d watching)", len(self._peers))
         return peer
 

@@ -22,6 +22,7 @@ from aether.errors import ProtocolError
 from aether.fanout.pipeline import VIEWER_PREFIX, Branch, MediaPipeline
 from aether.logsetup import viewer_log
 from aether.peers.certificate import dtls_certificate_pem, dtls_fingerprint, with_fingerprint
+from aether.peers.offers import AnswerPlan
 from aether.peers.sdp import announce_h264, candidate_is_plausible, check_answer
 from aether.signaling.protocol import ClientStats
 from aether.telemetry.webrtcstats import PeerNetStats, send_rate, summarize, to_plain
@@ -72,6 +73,8 @@ class ViewerPeer:
         observer: PeerObserver,
         loop: asyncio.AbstractEventLoop,
         stun: tuple[str, ...] = (),
+        *,
+        offer: tuple[str, AnswerPlan] | None = None,
     ) -> None:
         self.id = viewer_id
         self.log = viewer_log(log, viewer_id)  # every line about this viewer carries its id
@@ -80,6 +83,9 @@ class ViewerPeer:
         self.loop = loop
         self.stun = stun
         self.offer_sdp: str | None = None
+        # A viewer that makes the offer itself (WHEP): we answer, numbering media its way.
+        self.remote_offer = offer
+        self.kind = "whep" if offer is not None else "websocket"
         self.address = ""
         self.state = "new"
         self.connected_at: float | None = None
@@ -103,6 +109,7 @@ class ViewerPeer:
         self._offer_requested = False
         self._answered = False
         self._gathered = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         # Statistics: webrtcbin's, fetched on demand; the browser's, as it reports them.
         self.ice_state = "new"  # webrtcbin's ice-connection-state, as last notified
@@ -124,6 +131,11 @@ class ViewerPeer:
             webrtc.set_property("stun-server", self.stun[0].replace("stun:", "stun://", 1))
         viewer_bin.add(webrtc)
         kinds = ["video", "audio"] if self.media.has_audio else ["video"]
+        tees: dict[str, str] = {}
+        if self.remote_offer is not None:  # its kinds, in its order (transceivers follow)
+            served = self.remote_offer[1].served()
+            kinds = [m.kind for m in served if m.kind in kinds]
+            tees = {m.kind: self.media.tee_for(m.numbering, m.kind) for m in served}
         for kind in kinds:
             queue = gst.make("queue", f"{kind}-queue", leaky="downstream", silent=False)
             set_limits(queue, QUEUE_LIMITS_CONNECTING)
@@ -161,7 +173,7 @@ class ViewerPeer:
         self._connect(webrtc, "notify::ice-connection-state", self._on_ice_state_thread)
         self._connect(webrtc, "notify::ice-gathering-state", self._on_gathering_thread)
         self._webrtc = webrtc
-        self._branch = self.media.attach(viewer_bin)
+        self._branch = self.media.attach(viewer_bin, tees)
         self._maybe_offer()
 
     def _connect(self, obj: Any, signal: str, handler: Any) -> None:
@@ -249,8 +261,62 @@ class ViewerPeer:
         if not all(pad.get_current_caps() is not None for pad in self._sink_pads):
             return
         self._offer_requested = True
+        if self.remote_offer is not None:
+            self._answer_offer(self.remote_offer[0])
+            return
         promise = Gst.Promise.new_with_change_func(self._on_offer_created_thread, None)
         self._webrtc.emit("create-offer", None, promise)
+
+    # --- answering a viewer's offer (WHEP) --------------------------------------------
+
+    def _answer_offer(self, sdp: str) -> None:
+        """Apply the viewer's offer, then answer it (once every sink pad has caps, so
+        the answer carries our SSRCs). The answer goes out whole, candidates included."""
+        result, message = GstSdp.SDPMessage.new_from_text(sdp)
+        if result != GstSdp.SDPResult.OK:
+            self._fail("the offer could not be parsed")
+            return
+        offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, message)
+        promise = Gst.Promise.new_with_change_func(self._on_offer_set_thread, None)
+        self._webrtc.emit("set-remote-description", offer, promise)
+        self._answered = True  # the viewer's candidates may follow now
+
+    def _on_offer_set_thread(self, promise: Any, _data: Any) -> None:
+        reply = promise.get_reply()
+        if reply is not None and reply.has_field("error"):
+            self._call(self._fail, f"offer rejected by webrtcbin: {reply.get_value('error')}")
+            return
+        promise = Gst.Promise.new_with_change_func(self._on_answer_created_thread, None)
+        self._webrtc.emit("create-answer", None, promise)
+
+    def _on_answer_created_thread(self, promise: Any, _data: Any) -> None:
+        reply = promise.get_reply()
+        answer = reply.get_value("answer") if reply is not None else None
+        if answer is None:
+            error = reply.get_value("error") if reply is not None else None
+            self._call(self._fail, f"could not answer the offer: {error}")
+            return
+        text = with_fingerprint(answer.sdp.as_text(), dtls_fingerprint())
+        result, message = GstSdp.SDPMessage.new_from_text(text)
+        if result != GstSdp.SDPResult.OK:
+            self._call(self._fail, "could not rewrite the answer's fingerprint")
+            return
+        local = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, message)
+        self._webrtc.emit("set-local-description", local, None)
+        self._call(self._answer_after_gathering)
+
+    def _answer_after_gathering(self) -> None:
+        async def send() -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._gathered.wait(), GATHERING_GRACE)
+            if self._closed or self._webrtc is None:
+                return
+            local = self._webrtc.get_property("local-description")
+            self.offer_sdp = local.sdp.as_text()
+            self.observer.on_local_description(self.offer_sdp)
+
+        self._tasks.add(task := self.loop.create_task(send()))
+        task.add_done_callback(self._tasks.discard)
 
     def _on_offer_created_thread(self, promise: Any, _data: Any) -> None:
         reply = promise.get_reply()
@@ -357,7 +423,7 @@ class ViewerPeer:
 
     def set_answer(self, sdp: str) -> None:
         """Apply the viewer's answer; raises ProtocolError when it is unusable."""
-        if self.offer_sdp is None:
+        if self.offer_sdp is None or self.remote_offer is not None:
             raise ProtocolError("unexpected", "no offer has been sent yet")
         if self._answered:
             raise ProtocolError("unexpected", "an answer was already applied")

@@ -28,7 +28,12 @@ PAGE_PATHS = ("/", "/player.js", "/player.css", "/charts.js", "/overlay.js",
               "/admin", "/admin.js", "/admin.css", "/favicon.ico")  # fmt: skip
 PUBLIC_PATHS = frozenset({*PAGE_PATHS, *PROBE_PATHS})
 # Paths not listed here (and not public) need the admin role: new endpoints start closed.
-REQUIRED_ROLE = {"/signal": Role.VIEW, "/stats": Role.ADMIN, "/metrics": Role.ADMIN}
+REQUIRED_ROLE = {"/signal": Role.VIEW, "/stats": Role.ADMIN, "/metrics": Role.ADMIN,
+                 "/whep": Role.VIEW}  # fmt: skip
+# Paths under these need the same role as the path itself (/whep/{session}).
+ROLE_PREFIXES = ("/whep/",)
+# CORS preflights carry no credentials; these paths answer them without a token.
+PREFLIGHT_PATHS = ("/whep",)
 SUBPROTOCOL = "aether.v1"
 TOKEN_SUBPROTOCOL_PREFIX = "aether-token."  # noqa: S105 - a prefix, not a secret
 
@@ -56,6 +61,13 @@ class AccessControl:
 
 
 ACCESS = web.AppKey("access", AccessControl)
+
+
+def required_role(path: str) -> Role:
+    for prefix in ROLE_PREFIXES:
+        if path.startswith(prefix):
+            path = prefix.rstrip("/")
+    return REQUIRED_ROLE.get(path, Role.ADMIN)
 
 
 def needs_generated_token(config: Config) -> bool:
@@ -112,6 +124,8 @@ async def access_middleware(
         raise web.HTTPForbidden(text="your address is not allowed\n")
     if path in PUBLIC_PATHS:
         return await handler(request)
+    if request.method == "OPTIONS" and path.startswith(PREFLIGHT_PATHS):
+        return await handler(request)
     if is_websocket(request) and not origin_allowed(
         request.headers.get("Origin"), request.host, request.scheme, access.allowed_origins
     ):
@@ -138,7 +152,7 @@ async def access_middleware(
         access.backoff.failed(client)
         log.info("refused %s %s from %s: no valid token", request.method, path, client)
         return await _deny(request, 401, "unauthorized", "a valid access token is required")
-    required = REQUIRED_ROLE.get(path, Role.ADMIN)
+    required = required_role(path)
     if role < required:
         log.info("refused %s %s from %s: %s role, needs %s", request.method, path, client,
                  role, required)  # fmt: skip

@@ -11,6 +11,7 @@ from aiohttp import web
 from aether.config import Config
 from aether.peers.registry import Viewers
 from aether.signaling.session import handle_signal
+from aether.web import whep
 from aether.web.access import ACCESS, AccessControl, access_middleware
 from aether.web.control import encoder_settings
 from aether.web.keys import CONFIG, STARTED_AT, VIEWERS
@@ -79,4 +80,5 @@ def create_app(config: Config, viewers: Viewers, access: AccessControl) -> web.A
     for script in ("charts.js", "overlay.js", "admin.js"):
         app.router.add_get(f"/{script}", static_file(script, "text/javascript"))
     app.router.add_get("/admin.css", static_file("admin.css", "text/css"))
+    whep.setup(app)
     return app

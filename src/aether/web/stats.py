@@ -58,6 +58,7 @@ def viewer_figures(viewers: Viewers, peer: ViewerPeer, now: float) -> dict[str, 
         candidates = {"local": net.local_candidate, "remote": net.remote_candidate}
     return {
         "id": peer.id,
+        "kind": peer.kind,
         "address": peer.address,
         "state": peer.state,
         "ice_state": peer.ice_state,
