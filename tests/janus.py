@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -40,6 +41,19 @@ def missing() -> str | None:
                 "libjs-webrtc-adapter (scripts/setup.sh --test)"
             )
     return None
+
+
+def free_udp_ports(count: int) -> list[int]:
+    """`count` distinct UDP ports that are free now, each with the next one free too
+    (for RTCP on port + 1)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port < 65000 and not {port, port + 1} & {p + d for p in ports for d in (0, 1)}:
+            ports.append(port)
+    return ports
 
 
 def _value(value: Any) -> str:

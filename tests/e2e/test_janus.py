@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -25,26 +24,13 @@ import pytest
 
 from tests import janus as janus_tools
 from tests.helpers import ServerProcess
-from tests.janus import JanusProcess, rtp_mountpoint
+from tests.janus import JanusProcess, free_udp_ports, rtp_mountpoint
 
 pytestmark = pytest.mark.e2e
 
 PAGE = Path(__file__).with_name("janus_page.html")
 MOUNT_ID = 1
 WIDTH, HEIGHT = 640, 360
-
-
-def free_udp_ports(count: int) -> list[int]:
-    """`count` distinct UDP ports that are free now, each with the next one free too
-    (for RTCP on port + 1)."""
-    ports: list[int] = []
-    while len(ports) < count:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port < 65000 and not {port, port + 1} & {p + d for p in ports for d in (0, 1)}:
-            ports.append(port)
-    return ports
 
 
 class PageServer:

@@ -51,7 +51,7 @@ def _port(text: str, what: str, entry: str) -> int:
 
 def parse_target(entry: str) -> RtpTarget:
     match = _ENTRY.match(entry)
-    if not match:
+    if not match or "://" in entry:
         raise ValueError(f"{SYNTAX}; {entry!r} has no HOST:VIDEOPORT")
     host, rest = match.groups()
     host = host.strip("[]")
