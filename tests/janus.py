@@ -11,6 +11,8 @@ The system `janus.service` is never used. The process is ended by its PID.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import shutil
@@ -18,6 +20,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -29,6 +32,7 @@ JANUS = "/usr/bin/janus"
 LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
 JANUS_JS = Path("/usr/share/javascript/janus-gateway/janus.js")
 ADAPTER_JS = Path("/usr/share/javascript/webrtc-adapter/adapter.js")
+PAGE = Path(__file__).with_name("janus_page.html")
 ICE_ADDRESS = "10.213.0.1"  # scripts/netns-run.sh's first veth address
 
 
@@ -111,12 +115,13 @@ class JanusProcess:
 
     def __init__(
         self,
-        plugins: dict[str, dict[str, dict[str, Any]]],
+        plugins: dict[str, dict[str, dict[str, Any]] | str],
         transports: tuple[str, ...] = ("http",),
         ice_address: str = ICE_ADDRESS,
         rtp_port_range: str = "30000-39999",
     ) -> None:
-        """`plugins`: short name (streaming, videoroom, ...) -> its config sections."""
+        """`plugins`: short name (streaming, videoroom, ...) -> its config sections, or
+        the text of its .jcfg file."""
         self.plugins = plugins
         self.transports = transports
         self.ice_address = ice_address
@@ -159,7 +164,8 @@ class JanusProcess:
             )
         )
         for name, sections in self.plugins.items():
-            (self.dir / f"janus.plugin.{name}.jcfg").write_text(jcfg(sections))
+            text = sections if isinstance(sections, str) else jcfg(sections)
+            (self.dir / f"janus.plugin.{name}.jcfg").write_text(text)
         if "http" in self.transports:
             (self.dir / "janus.transport.http.jcfg").write_text(
                 jcfg(
@@ -200,6 +206,21 @@ class JanusProcess:
                 time.sleep(0.1)
         raise RuntimeError(f"janus not answering in {timeout} s:\n{self.output()}")
 
+    def request(self, path: str, body: dict[str, Any]) -> Any:
+        """POST one Janus API request (a transaction id is added); the JSON reply."""
+        data = json.dumps({**body, "transaction": f"t{time.monotonic_ns()}"}).encode()
+        url = self.http_url + path
+        with urllib.request.urlopen(urllib.request.Request(url, data), timeout=5) as reply:
+            return json.load(reply)
+
+    def plugin_request(self, plugin: str, body: dict[str, Any]) -> Any:
+        """A synchronous plugin request in a throwaway session; the plugin's data."""
+        session = self.request("", {"janus": "create"})["data"]["id"]
+        handle = self.request(f"/{session}", {"janus": "attach", "plugin": plugin})["data"]["id"]
+        reply = self.request(f"/{session}/{handle}", {"janus": "message", "body": body})
+        self.request(f"/{session}", {"janus": "destroy"})
+        return reply["plugindata"]["data"]
+
     def info(self) -> Any:
         with urllib.request.urlopen(self.http_url + "/info", timeout=5) as reply:
             return json.load(reply)
@@ -223,3 +244,34 @@ class JanusProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class PageServer:
+    """tests/janus_page.html (a streaming-plugin viewer) with Debian's janus.js and
+    adapter.js, from a local HTTP server; Janus's HTTP transport answers it with CORS.
+    `window.videoStats()` in the page returns frames shown, size and inbound-rtp figures."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="aether-janus-page-"))
+        shutil.copy(PAGE, self.dir / "index.html")
+        shutil.copy(JANUS_JS, self.dir / "janus.js")
+        shutil.copy(ADAPTER_JS, self.dir / "adapter.js")
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        handler = functools.partial(Quiet, directory=str(self.dir))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, janus: JanusProcess, mount_id: int) -> str:
+        port = self.httpd.server_address[1]
+        return f"http://127.0.0.1:{port}/index.html?janus={janus.http_url}&id={mount_id}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -4,63 +4,26 @@ mountpoints with janus.js and decodes; a Janus viewer's PLI reaches our encoder.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import re
-import shutil
-import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import janus as janus_tools
-from tests.helpers import ServerProcess
-from tests.janus import JanusProcess, free_udp_ports, rtp_mountpoint
+from tests.helpers import ROOT, ServerProcess
+from tests.janus import JanusProcess, PageServer, free_udp_ports, rtp_mountpoint
 
 pytestmark = pytest.mark.e2e
 
-PAGE = Path(__file__).with_name("janus_page.html")
 MOUNT_ID = 1
 WIDTH, HEIGHT = 640, 360
-
-
-class PageServer:
-    """The viewer page with Debian's janus.js and adapter.js, from a local HTTP server
-    (Janus's HTTP transport answers it with CORS)."""
-
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="aether-janus-page-"))
-        shutil.copy(PAGE, self.dir / "index.html")
-        shutil.copy(janus_tools.JANUS_JS, self.dir / "janus.js")
-        shutil.copy(janus_tools.ADAPTER_JS, self.dir / "adapter.js")
-
-        class Quiet(http.server.SimpleHTTPRequestHandler):
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        handler = functools.partial(Quiet, directory=str(self.dir))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, janus: JanusProcess, mount_id: int = MOUNT_ID) -> str:
-        port = self.httpd.server_address[1]
-        return f"http://127.0.0.1:{port}/index.html?janus={janus.http_url}&id={mount_id}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @dataclass
@@ -141,6 +104,22 @@ def setup() -> Iterator[Setup]:
         yield Setup(server, janus, pages)
 
 
+def test_the_shipped_mountpoint_example_loads() -> None:
+    """docs/janus/janus.plugin.streaming.jcfg, as shipped, gives mountpoint 1 with H.264
+    on PT 96, Opus on PT 111 and video RTCP."""
+    reason = janus_tools.missing()
+    if reason is not None:
+        pytest.skip(reason)
+    example = (ROOT / "docs" / "janus" / "janus.plugin.streaming.jcfg").read_text()
+    with JanusProcess({"streaming": example}) as janus:
+        info = janus.plugin_request("janus.plugin.streaming", {"request": "info", "id": 1})
+    assert info.get("streaming") == "info", info
+    media = {m["type"]: m for m in info["info"]["media"]}
+    assert media["video"]["codec"] == "h264" and media["video"]["pt"] == 96
+    assert "packetization-mode=1" in media["video"]["fmtp"]
+    assert media["audio"]["codec"] == "opus" and media["audio"]["pt"] == 111
+
+
 def open_viewer(browser: Any, url: str) -> Any:
     context = browser.new_context()  # own context: background tabs get ~1 fps in headless
     page = context.new_page()
@@ -171,7 +150,7 @@ def decoded(s: Any) -> int:
 def test_janus_viewers_of_two_instances_decode_the_forwarded_stream(
     browser: Any, setup: Setup
 ) -> None:
-    pages = [open_viewer(browser, setup.pages.url(j)) for j in setup.janus]
+    pages = [open_viewer(browser, setup.pages.url(j, MOUNT_ID)) for j in setup.janus]
     try:
         for page in pages:
             first = wait_page(
@@ -203,7 +182,7 @@ def test_a_janus_viewer_pli_produces_a_keyframe(browser: Any, setup: Setup) -> N
     before = setup.stats()
     requests_before = before["rtp_forward"][1]["keyframe_requests"]
     sent_before = before["keyframes"]["sent"]
-    page = open_viewer(browser, setup.pages.url(setup.janus[1]))
+    page = open_viewer(browser, setup.pages.url(setup.janus[1], MOUNT_ID))
     try:
         shown = wait_page(
             page,
