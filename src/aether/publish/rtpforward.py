@@ -80,39 +80,60 @@ class RtpForwarder:
         bin_ = Gst.Bin.new(self.name)
         rtpbin = gst.make("rtpbin", "rtpbin")
         bin_.add(rtpbin)
-        kinds = [("video", 0, self.target.video_port)]
+        self._add_media(bin_, rtpbin, "video", 0, self.target.video_port)
         if self.media.has_audio and self.target.audio_port is not None:
-            kinds.append(("audio", 1, self.target.audio_port))
-        for kind, session, port in kinds:
-            queue = gst.make(
-                "queue",
-                f"{kind}-queue",
-                leaky="downstream",
-                max_size_buffers=0,
-                max_size_bytes=0,
-                max_size_time=QUEUE_MAX_TIME_NS,
-            )
-            sink = gst.make(
-                "udpsink", f"{kind}-rtp", host=self.address, port=port, sync=False, **NO_PREROLL
-            )
-            bin_.add(queue)
-            bin_.add(sink)
-            _link(
-                queue.get_static_pad("src"), rtpbin.request_pad_simple(f"send_rtp_sink_{session}")
-            )
-            _link(rtpbin.get_static_pad(f"send_rtp_src_{session}"), sink.get_static_pad("sink"))
-            bin_.add_pad(Gst.GhostPad.new(kind, queue.get_static_pad("sink")))
-            self._sinks[kind] = (sink, port)
-            if kind == "video":
-                queue.get_static_pad("sink").add_probe(
-                    Gst.PadProbeType.EVENT_UPSTREAM, self._on_upstream_event_thread
-                )
-        if self.media.has_audio and self.target.audio_port is None:
+            self._add_media(bin_, rtpbin, "audio", 1, self.target.audio_port)
+        elif self.media.has_audio:
             # attach() links every tee: audio that is not forwarded ends here.
             drop = gst.make("fakesink", "audio-drop", sync=False, **NO_PREROLL)
             bin_.add(drop)
             bin_.add_pad(Gst.GhostPad.new("audio", drop.get_static_pad("sink")))
+        self._add_rtcp(bin_, rtpbin, rtcp_socket)
 
+        self._branch = self.media.attach(bin_, on_error=self._on_error)
+        self.state = "forwarding"
+        self.media.request_keyframe(f"{self.name} started")
+        local = rtcp_socket.get_local_address().get_port()
+        log.info(
+            "rtp-forward %d: video to %s:%d, audio %s, video RTCP %s:%d <-> local port %d",
+            self.index,
+            self.address,
+            self.target.video_port,
+            f"to {self.address}:{self.target.audio_port}"
+            if "audio" in self._sinks
+            else "not forwarded",
+            self.address,
+            self.target.video_rtcp_port,
+            local,
+        )
+
+    def _add_media(self, bin_: Any, rtpbin: Any, kind: str, session: int, port: int) -> None:
+        """ghost pad `kind` -> leaky queue -> rtpbin session -> udpsink HOST:port."""
+        queue = gst.make(
+            "queue",
+            f"{kind}-queue",
+            leaky="downstream",
+            max_size_buffers=0,
+            max_size_bytes=0,
+            max_size_time=QUEUE_MAX_TIME_NS,
+        )
+        sink = gst.make(
+            "udpsink", f"{kind}-rtp", host=self.address, port=port, sync=False, **NO_PREROLL
+        )
+        bin_.add(queue)
+        bin_.add(sink)
+        _link(queue.get_static_pad("src"), rtpbin.request_pad_simple(f"send_rtp_sink_{session}"))
+        _link(rtpbin.get_static_pad(f"send_rtp_src_{session}"), sink.get_static_pad("sink"))
+        bin_.add_pad(Gst.GhostPad.new(kind, queue.get_static_pad("sink")))
+        self._sinks[kind] = (sink, port)
+        if kind == "video":
+            # rtpbin turns the target's PLI/FIR into upstream force-key-unit events.
+            queue.get_static_pad("sink").add_probe(
+                Gst.PadProbeType.EVENT_UPSTREAM, self._on_upstream_event_thread
+            )
+
+    def _add_rtcp(self, bin_: Any, rtpbin: Any, rtcp_socket: Any) -> None:
+        """Video RTCP out to HOST:RTCPPORT and in, both on `rtcp_socket`."""
         rtcp_out = gst.make(
             "udpsink",
             "video-rtcp",
@@ -139,23 +160,6 @@ class RtpForwarder:
         session = rtpbin.emit("get-internal-session", 0)
         if session is not None:
             session.set_property("rtcp-min-interval", RTCP_MIN_INTERVAL_NS)
-
-        self._branch = self.media.attach(bin_, on_error=self._on_error)
-        self.state = "forwarding"
-        self.media.request_keyframe(f"{self.name} started")
-        local = rtcp_socket.get_local_address().get_port()
-        log.info(
-            "rtp-forward %s: video to %s:%d, audio %s, video RTCP %s:%d <-> local port %d",
-            self.name,
-            self.address,
-            self.target.video_port,
-            f"to {self.address}:{self.target.audio_port}"
-            if "audio" in self._sinks
-            else "not forwarded",
-            self.address,
-            self.target.video_rtcp_port,
-            local,
-        )
 
     def stop(self) -> None:
         """Unlink and free the bin, close the socket. Blocking: call from a worker thread."""
@@ -184,7 +188,7 @@ class RtpForwarder:
 
     def _on_error(self, reason: str) -> None:
         """On the loop: an element of this target failed. Other targets and viewers go on."""
-        log.error("rtp-forward %s to %s failed: %s", self.name, self.target, reason)
+        log.error("rtp-forward %d to %s failed: %s", self.index, self.target, reason)
         self.state = f"failed: {reason}"
 
     # --- figures ----------------------------------------------------------------------
