@@ -17,7 +17,9 @@ RUNTIME_PKGS=(
   gstreamer1.0-libav
 )
 TEST_PKGS=(xvfb xauth x11-xserver-utils pulseaudio pulseaudio-utils chromium firefox-esr
-  iproute2 util-linux)
+  iproute2 util-linux
+  # Janus for the --rtp-forward tests (each test runs its own instance, never janus.service)
+  janus libjs-janus-gateway libjs-webrtc-adapter)
 
 pkgs=("${RUNTIME_PKGS[@]}")
 (( want_test )) && pkgs+=("${TEST_PKGS[@]}")

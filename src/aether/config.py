@@ -20,6 +20,7 @@ from aether.access.tokens import Token, parse_tokens
 from aether.configfile import FileValue
 from aether.errors import ConfigError
 from aether.logsetup import FORMATS, parse_filter
+from aether.publish.targets import RtpTarget, parse_rtp_forward
 
 VIDEO_SOURCES = ("auto", "x11", "test", "v4l2", "url")
 AUDIO_SOURCES = ("auto", "pulse", "test", "none")
@@ -76,6 +77,7 @@ class Config:
     key: str | None = None
     max_message_rate: int = 50
     negotiation_timeout: float = 30.0
+    rtp_forward: tuple[RtpTarget, ...] = ()
     log: str = "info"
     log_format: str = "human"
 
@@ -288,6 +290,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("key", parse_file, "TLS private key (PEM)", "PATH"),
     Setting("max_message_rate", _int_in(1, 10_000), "signaling messages/s per viewer", "N"),
     Setting("negotiation_timeout", _float_in(1, 600), "seconds to connect a viewer", "SEC"),
+    Setting(
+        "rtp_forward",
+        parse_rtp_forward,
+        "also send plain RTP to Janus mountpoints: HOST:VIDEOPORT[:AUDIOPORT[:RTCPPORT]], "
+        "comma-separated, or 'none'",
+        "TARGETS",
+    ),
     Setting("log", parse_log, "log filter, e.g. info,aether.fanout=debug", "FILTER"),
     Setting("log_format", _choice(FORMATS), "log line format: " + ", ".join(FORMATS), "FORMAT"),
 )

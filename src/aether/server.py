@@ -21,6 +21,7 @@ from aether.errors import StartupError
 from aether.fanout.pipeline import MediaPipeline, media_for
 from aether.peers.registry import Viewers
 from aether.peers.viewer import warm_up as peer_warm_up
+from aether.publish.rtpforward import RtpForwarding
 from aether.service.notify import notify, watchdog_interval
 from aether.service.reload import reload
 from aether.web.access import AccessControl, needs_generated_token
@@ -103,6 +104,13 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
             )
         )
     await media.start(loop)
+    forwarding = RtpForwarding(media, config.rtp_forward)
+    try:
+        await forwarding.start()
+    except StartupError:
+        await forwarding.stop()
+        await media.stop()
+        raise
 
     generated: tuple[Token, ...] = ()
     if needs_generated_token(config):
@@ -112,7 +120,7 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
     media.on_source_state = viewers.on_source_state
     viewers.start()
     runner = web.AppRunner(
-        create_app(config, viewers, access), handle_signals=False, access_log=None
+        create_app(config, viewers, access, forwarding), handle_signals=False, access_log=None
     )
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, ssl_context=tls_context(config))
@@ -120,6 +128,7 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
         await site.start()
     except OSError as exc:
         await runner.cleanup()
+        await forwarding.stop()
         await media.stop()
         if exc.errno == errno.EADDRINUSE:
             raise StartupError(
@@ -169,6 +178,7 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
     for peer in viewers:
         await viewers.remove(peer)
     await viewers.close()
+    await forwarding.stop()
     await media.stop()
     log.info("stopped")
     return exit_code

@@ -138,3 +138,30 @@ def test_openmetrics_when_the_scraper_asks_for_it() -> None:
     body, content_type = render(snapshot(), "application/openmetrics-text; version=1.0.0")
     assert content_type.startswith("application/openmetrics-text")
     assert body.decode().rstrip().endswith("# EOF")
+
+
+def test_rtp_forward_targets_are_labelled_as_configured() -> None:
+    snap = snapshot()
+    snap["rtp_forward"] = [
+        {"target": "janus1:5004:5002", "address": "192.0.2.9", "state": "forwarding",
+         "video": {"packets_sent": 900, "bytes_sent": 1_000_000, "port": 5004},
+         "audio": {"packets_sent": 500, "bytes_sent": 40_000, "port": 5002},
+         "rtcp_port": 5005, "rtcp_received": 12, "keyframe_requests": 3},
+        {"target": "janus2:5004", "address": "192.0.2.10", "state": "failed: x",
+         "video": {"packets_sent": 7, "bytes_sent": 8000, "port": 5004}, "audio": None,
+         "rtcp_port": 5005, "rtcp_received": 0, "keyframe_requests": 0},
+    ]  # fmt: skip
+    got = samples(snap)
+    one, two = (("target", "janus1:5004:5002"),), (("target", "janus2:5004"),)
+    assert got[("aether_rtp_forward_up", one)] == 1
+    assert got[("aether_rtp_forward_up", two)] == 0
+    assert got[("aether_rtp_forward_sent_packets_total", (("kind", "audio"), *one))] == 500
+    assert got[("aether_rtp_forward_sent_bytes_total", (("kind", "video"), *one))] == 1_000_000
+    assert ("aether_rtp_forward_sent_packets_total", (("kind", "audio"), *two)) not in got
+    assert got[("aether_rtp_forward_rtcp_received_packets_total", one)] == 12
+    assert got[("aether_rtp_forward_keyframe_requests_total", one)] == 3
+    assert "192.0.2.9" not in render(snap)[0].decode()
+
+
+def test_no_rtp_forward_no_series() -> None:
+    assert not any(name.startswith("aether_rtp_forward") for name, _ in samples(snapshot()))

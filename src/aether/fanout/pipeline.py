@@ -82,6 +82,7 @@ class MediaPipeline:
         self.has_audio = False
         self.on_fatal: Callable[[str], None] = lambda reason: None
         self.on_viewer_error: Callable[[str, str], None] = lambda viewer, reason: None
+        self._branch_errors: dict[str, Callable[[str], None]] = {}  # bin name -> handler
         self._loop: asyncio.AbstractEventLoop | None = None
         self._encoder_pad: Any = None
         self._last_keyframe_request = -KEYFRAME_MIN_INTERVAL
@@ -474,7 +475,10 @@ class MediaPipeline:
                 self._started.set()
                 return
             viewer = owning_viewer(message.src)
-            if viewer is not None:
+            handler = self._branch_error_handler(message.src)
+            if handler is not None:
+                handler(f"{message.src.get_name()}: {err.message}")
+            elif viewer is not None:
                 self.on_viewer_error(viewer, err.message)
             elif _within(message.src, [*self._source_elements, *self._abandoned]):
                 self.source_lost(f"{message.src.get_name()}: {err.message}")
@@ -523,9 +527,18 @@ class MediaPipeline:
                 )
         return numbering.tee_name
 
-    def attach(self, viewer_bin: Any, tees: dict[str, str] | None = None) -> Branch:
+    def attach(
+        self,
+        viewer_bin: Any,
+        tees: dict[str, str] | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> Branch:
         """Add a viewer bin to the running pipeline and link it to the tees (by default
-        the shared ones; `tees` maps a ghost pad name to another tee, see tee_for)."""
+        the shared ones; `tees` maps a ghost pad name to another tee, see tee_for). With
+        `on_error`, an error inside the bin goes there (on the loop), not to on_fatal or
+        on_viewer_error."""
+        if on_error is not None:
+            self._branch_errors[viewer_bin.get_name()] = on_error
         self.pipeline.add(viewer_bin)
         viewer_bin.sync_state_with_parent()
         branch = Branch(viewer_bin)
@@ -566,6 +579,16 @@ class MediaPipeline:
                 log.warning("tee pad of %s never went idle; removing anyway", branch.bin.get_name())
         branch.bin.set_state(Gst.State.NULL)
         self.pipeline.remove(branch.bin)
+        self._branch_errors.pop(branch.bin.get_name(), None)
+
+    def _branch_error_handler(self, element: Any) -> Callable[[str], None] | None:
+        """The on_error of the attached bin that holds `element`, if it gave one."""
+        while element is not None:
+            handler = self._branch_errors.get(element.get_name() or "")
+            if handler is not None and element.get_parent() is self.pipeline:
+                return handler
+            element = element.get_parent()
+        return None
 
     def request_keyframe(self, reason: str) -> bool:
         """Ask the encoder for a keyframe; requests within KEYFRAME_MIN_INTERVAL coalesce.

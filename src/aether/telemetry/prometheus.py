@@ -79,6 +79,7 @@ class SnapshotCollector(Collector):
         yield _counter("aether_keyframes_sent", "Keyframe requests passed to the encoder.",
                        keyframes["sent"])  # fmt: skip
         yield from self._viewers(s)
+        yield from self._forwards(s.get("rtp_forward", []))
         histogram = s["latency_histogram"]
         yield HistogramMetricFamily(
             "aether_viewer_latency_seconds",
@@ -166,6 +167,36 @@ class SnapshotCollector(Collector):
         yield from per_kind.values()
         yield from per_viewer.values()
         yield from client_figures.values()
+
+    @staticmethod
+    def _forwards(targets: list[dict[str, Any]]) -> Iterator[Metric]:
+        """--rtp-forward targets, labelled as configured (HOST:VIDEOPORT[:...])."""
+        up = GaugeMetricFamily("aether_rtp_forward_up",
+                               "1 while the target is being sent to, 0 once it failed.",
+                               labels=["target"])  # fmt: skip
+        packets = CounterMetricFamily("aether_rtp_forward_sent_packets",
+                                      "RTP packets sent to the target.",
+                                      labels=["target", "kind"])  # fmt: skip
+        octets = CounterMetricFamily("aether_rtp_forward_sent_bytes",
+                                     "RTP bytes sent to the target (headers included).",
+                                     labels=["target", "kind"])  # fmt: skip
+        rtcp = CounterMetricFamily("aether_rtp_forward_rtcp_received_packets",
+                                   "RTCP packets received back from the target.",
+                                   labels=["target"])  # fmt: skip
+        requests = CounterMetricFamily("aether_rtp_forward_keyframe_requests",
+                                       "PLI/FIR received from the target (its viewers').",
+                                       labels=["target"])  # fmt: skip
+        for target in targets:
+            name = target["target"]
+            up.add_metric([name], int(target["state"] == "forwarding"))
+            rtcp.add_metric([name], target["rtcp_received"])
+            requests.add_metric([name], target["keyframe_requests"])
+            for kind in KINDS:
+                stream = target.get(kind)
+                if stream is not None:
+                    packets.add_metric([name, kind], stream["packets_sent"])
+                    octets.add_metric([name, kind], stream["bytes_sent"])
+        yield from (up, packets, octets, rtcp, requests)
 
 
 def render(snap: dict[str, Any], accept: str = "") -> tuple[bytes, str]:

@@ -10,11 +10,12 @@ from aiohttp import web
 
 from aether.config import Config
 from aether.peers.registry import Viewers
+from aether.publish.rtpforward import RtpForwarding
 from aether.signaling.session import handle_signal
 from aether.web import whep
 from aether.web.access import ACCESS, AccessControl, access_middleware
 from aether.web.control import encoder_settings
-from aether.web.keys import CONFIG, STARTED_AT, VIEWERS
+from aether.web.keys import CONFIG, FORWARDING, STARTED_AT, VIEWERS
 from aether.web.metrics import metrics
 from aether.web.probes import health, ready, watch_readiness
 from aether.web.stats import stats
@@ -58,11 +59,17 @@ async def no_icon(_request: web.Request) -> web.Response:
     return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
 
 
-def create_app(config: Config, viewers: Viewers, access: AccessControl) -> web.Application:
+def create_app(
+    config: Config,
+    viewers: Viewers,
+    access: AccessControl,
+    forwarding: RtpForwarding | None = None,
+) -> web.Application:
     app = web.Application(middlewares=[access_middleware])
     app[CONFIG] = config
     app[VIEWERS] = viewers
     app[ACCESS] = access
+    app[FORWARDING] = forwarding or RtpForwarding(viewers.media, ())
     app[STARTED_AT] = time.monotonic()
     app.cleanup_ctx.append(watch_readiness)
     app.router.add_get("/", page("index.html"))

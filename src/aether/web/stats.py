@@ -15,7 +15,7 @@ from aiohttp import web
 from aether.peers.registry import Viewers
 from aether.peers.viewer import ViewerPeer
 from aether.telemetry.webrtcstats import StreamStats
-from aether.web.keys import CONFIG, STARTED_AT, VIEWERS
+from aether.web.keys import CONFIG, FORWARDING, STARTED_AT, VIEWERS
 from aether.web.probes import probe
 
 
@@ -137,6 +137,8 @@ def snapshot(request: web.Request) -> dict[str, Any]:
             "count": viewers.latency.count,
         },
         "viewers": peers,
+        # --rtp-forward targets (Janus mountpoints): packets sent, RTCP and PLIs back
+        "rtp_forward": request.app[FORWARDING].figures(),
     }
 
 
