@@ -6,7 +6,9 @@ from aiohttp import web
 
 from aether.config import Config
 from aether.peers.registry import Viewers
+from aether.publish.whip import WhipPublisher
 
 CONFIG = web.AppKey("config", Config)
 VIEWERS = web.AppKey("viewers", Viewers)
 STARTED_AT = web.AppKey("started_at", float)
+PUBLISHER = web.AppKey("publisher", WhipPublisher)  # only when --whip-url is set

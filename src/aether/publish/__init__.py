@@ -1,0 +1,1 @@
+"""Publishing the encoded stream to other servers (WHIP ingests)."""
