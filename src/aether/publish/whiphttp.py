@@ -128,7 +128,12 @@ def interpret_offer_response(
     `headers` must look names up case-insensitively (aiohttp's CIMultiDict does)."""
     location = headers.get("Location")
     if status in REDIRECTS and location:
-        return Redirect(resolve_location(request_url, location))
+        target = resolve_location(request_url, location)
+        if request_url.startswith("https:") and not target.startswith("https:"):
+            # The offer and the bearer token would then travel in the clear.
+            raise PublishError(f"HTTP {status}: refusing a redirect from https to "
+                               f"{mask_url(target)}", status=status)  # fmt: skip
+        return Redirect(target)
     if status in (200, 201):
         content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
         if content_type != SDP_TYPE or not body.lstrip().startswith("v=0"):
