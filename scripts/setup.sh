@@ -17,7 +17,8 @@ RUNTIME_PKGS=(
   gstreamer1.0-libav
 )
 TEST_PKGS=(xvfb xauth x11-xserver-utils pulseaudio pulseaudio-utils chromium firefox-esr
-  iproute2 util-linux)
+  iproute2 util-linux
+  janus libjs-janus-gateway libjs-webrtc-adapter)  # the WHIP ingest of tests/e2e/test_whip.py
 
 pkgs=("${RUNTIME_PKGS[@]}")
 (( want_test )) && pkgs+=("${TEST_PKGS[@]}")
@@ -47,5 +48,27 @@ if (( want_test )) && [[ ! -d tests/firefox/node_modules/puppeteer-core ]]; then
   # puppeteer-core drives Debian's firefox-esr: no browser download.
   echo "setup: npm ci in tests/firefox (puppeteer-core)" >&2
   PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix tests/firefox --no-audit --no-fund --loglevel=error
+fi
+WHIP_DIR=tests/whip-server
+if (( want_test )) && [[ ! -f $WHIP_DIR/deb/usr/share/simple-whip-server/src/server.js ]]; then
+  # Debian's simple-whip-server (a WHIP front for Janus) depends on Debian's nodejs, which
+  # conflicts with a Node installed otherwise: unpack its .deb instead of installing it.
+  echo "setup: unpacking simple-whip-server into $WHIP_DIR/deb" >&2
+  tmp=$(mktemp -d)
+  # As root, apt downloads as its sandbox user, which must be able to write there.
+  [[ $(id -u) -eq 0 ]] && id _apt >/dev/null 2>&1 && chown _apt "$tmp"
+  if ! (cd "$tmp" && apt-get download -qq simple-whip-server 2>/dev/null); then
+    SUDO=""
+    [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    (cd "$tmp" && apt-get download -qq simple-whip-server)
+  fi
+  rm -rf "$WHIP_DIR/deb"
+  dpkg-deb -x "$tmp"/simple-whip-server_*.deb "$WHIP_DIR/deb"
+  rm -rf "$tmp"
+fi
+if (( want_test )) && [[ ! -d $WHIP_DIR/node_modules/express ]]; then
+  echo "setup: npm ci in $WHIP_DIR (simple-whip-server's dependencies)" >&2
+  npm ci --prefix "$WHIP_DIR" --no-audit --no-fund --loglevel=error
 fi
 echo "setup: ready (.venv/bin/aether)" >&2
