@@ -151,6 +151,7 @@ def test_publishing_resumes_when_the_ingest_comes_back(browser: Any, ingest: Ing
 
         ingest.stop()  # Janus and the WHIP front go away, without a goodbye to us
         stopped = time.monotonic()
+        noticed_after = wait_output(server, "retrying in", count=1, timeout=30)
         wait_output(server, "retrying in", count=3, timeout=60)
         noticed = server.output()
         assert "stopped reporting reception" in noticed or "connection failed" in noticed
@@ -163,8 +164,9 @@ def test_publishing_resumes_when_the_ingest_comes_back(browser: Any, ingest: Ing
         ingest.create_endpoint("again")
         back = time.monotonic()
         wait_output(server, "publishing: connected", count=2, timeout=60)
-        print(f"\nWHIP: ingest down {back - stopped:.1f} s; publishing again "
-              f"{time.monotonic() - back:.2f} s after it was back")  # fmt: skip
+        print(f"\nWHIP: loss noticed after {noticed_after:.1f} s; ingest down "
+              f"{back - stopped:.1f} s; publishing again {time.monotonic() - back:.2f} s "
+              "after it was back")  # fmt: skip
         publisher = server_stats(server)["publisher"]
         assert publisher["state"] == "publishing"
         assert publisher["reconnects"] == 1
