@@ -213,8 +213,13 @@ def test_backoff_survives_days_of_failures() -> None:
 # --- liveness from receiver reports ---------------------------------------------------------
 
 
-def net(*highest: int | None) -> PeerNetStats:
-    streams = [StreamStats(highest_seq_reported=h) for h in highest]
+_clock = iter(range(1, 10**9))
+
+
+def net(*highest: int | None, sending: bool = True) -> PeerNetStats:
+    """Figures of a peer whose packet counts move (unless not `sending`)."""
+    sent = next(_clock) if sending else 0
+    streams = [StreamStats(packets_sent=sent, highest_seq_reported=h) for h in highest]
     return PeerNetStats(video=streams[0], audio=streams[1] if len(streams) > 1 else None)
 
 
@@ -237,6 +242,17 @@ def test_either_stream_moving_counts() -> None:
     live.observe(net(100, 50), 0.0)
     assert live.observe(net(100, 51), 9.0) is None  # audio still received
     assert live.observe(net(100, 51), 17.5) == 8.5
+
+
+def test_nothing_is_judged_while_nothing_is_sent() -> None:
+    live = Liveness(limit=8)
+    live.observe(net(100, sending=False), 0.0)
+    for second in range(2, 40, 2):  # the source is lost: no packets, so no progress
+        assert live.observe(net(100, sending=False), float(second)) is None
+    # Sending again (since the look at 38 s): the limit counts from there.
+    assert live.observe(net(100), 41.0) is None
+    assert live.observe(net(100), 45.0) is None
+    assert live.observe(net(100), 46.0) == 8.0
 
 
 def test_nothing_is_judged_before_the_first_receiver_report() -> None:
