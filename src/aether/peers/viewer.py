@@ -401,10 +401,16 @@ class ViewerPeer:
 
     # --- signaling without trickle (WHIP publishing, publish/whip.py) --------------------
 
+    @property
+    def gathering_complete(self) -> bool:
+        return self._gathered.is_set()
+
     async def complete_offer(self, within: float) -> str:
-        """The offer as webrtcbin holds it once ICE gathering is complete, with every local
-        candidate in it: for signaling that does not trickle. TimeoutError after `within` s."""
-        await asyncio.wait_for(self._gathered.wait(), within)
+        """The offer as webrtcbin holds it, with the local candidates in it: once ICE
+        gathering is complete, or after `within` seconds with those gathered so far (a
+        STUN server that does not answer). For signaling that does not trickle."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._gathered.wait(), within)
         if self._closed or self._webrtc is None or self.offer_sdp is None:
             raise PeerError("the peer closed before its offer was complete")
         description = self._webrtc.get_property("local-description")

@@ -39,7 +39,7 @@ from aether.publish.whiphttp import (
 
 log = logging.getLogger(__name__)
 
-GATHER_TIMEOUT = 10.0  # seconds for ICE gathering (the offer carries every candidate)
+GATHER_TIMEOUT = 5.0  # seconds to wait for ICE gathering (the offer carries the candidates)
 HTTP_TIMEOUT = 10.0  # seconds for the POST's answer
 DELETE_TIMEOUT = 3.0
 CONNECT_TIMEOUT = 15.0  # seconds from the answer to a connected WebRTC session
@@ -173,10 +173,11 @@ class WhipPublisher:
         peer = ViewerPeer(f"{PEER_PREFIX}{next(self._ids)}", self.media, self, self.loop, self.stun)
         self.peer = peer
         peer.start()
-        try:
-            offer = await peer.complete_offer(GATHER_TIMEOUT)
-        except TimeoutError:
-            raise PublishError(f"ICE gathering took over {GATHER_TIMEOUT:.0f} s") from None
+        offer = await peer.complete_offer(GATHER_TIMEOUT)
+        if not peer.gathering_complete:
+            log.warning("ICE gathering not complete after %.0f s (STUN server unreachable?): "
+                        "offering the %d candidate(s) gathered so far", GATHER_TIMEOUT,
+                        offer.count("a=candidate:"))  # fmt: skip
         self.attempts += 1
         posted = time.monotonic()
         answer = await self._post(offer)
