@@ -138,7 +138,7 @@ def whip_server_config(folder: Path, port: int, janus_ws: str) -> None:
     (folder / "config.js").write_text("module.exports = " + json.dumps(settings, indent=1) + ";\n")
 
 
-def _nonloopback_interface() -> str:
+def _nonloopback_address() -> str:
     out = subprocess.run(["ip", "-o", "-4", "addr"], capture_output=True, text=True).stdout
     for line in out.splitlines():
         fields = line.split()
@@ -188,7 +188,7 @@ class Ingest:
                     "websockets": f"  ws = true\n  ws_port = {self.janus_ws_port}\n"
                     '  ws_ip = "127.0.0.1"\n  wss = false',
                 },
-                ice_interface=_nonloopback_interface(),
+                ice_interface=_nonloopback_address(),
             )
             videoroom_config(janus_dir)
             whip_dir.mkdir()
