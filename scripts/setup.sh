@@ -55,4 +55,26 @@ if (( want_test )) && [[ ! -f tests/whep/node_modules/whip-whep/whep.js ]]; then
   echo "setup: npm ci in tests/whep (whip-whep)" >&2
   npm ci --prefix tests/whep --no-audit --no-fund --loglevel=error
 fi
+WHIP_DIR=tests/whip-server
+if (( want_test )) && [[ ! -f $WHIP_DIR/deb/usr/share/simple-whip-server/src/server.js ]]; then
+  # Debian's simple-whip-server (a WHIP front for Janus) depends on Debian's nodejs, which
+  # conflicts with a Node installed otherwise: unpack its .deb instead of installing it.
+  echo "setup: unpacking simple-whip-server into $WHIP_DIR/deb" >&2
+  tmp=$(mktemp -d)
+  # As root, apt downloads as its sandbox user, which must be able to write there.
+  [[ $(id -u) -eq 0 ]] && id _apt >/dev/null 2>&1 && chown _apt "$tmp"
+  if ! (cd "$tmp" && apt-get download -qq simple-whip-server 2>/dev/null); then
+    SUDO=""
+    [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    (cd "$tmp" && apt-get download -qq simple-whip-server)
+  fi
+  rm -rf "$WHIP_DIR/deb"
+  dpkg-deb -x "$tmp"/simple-whip-server_*.deb "$WHIP_DIR/deb"
+  rm -rf "$tmp"
+fi
+if (( want_test )) && [[ ! -d $WHIP_DIR/node_modules/express ]]; then
+  echo "setup: npm ci in $WHIP_DIR (simple-whip-server's dependencies)" >&2
+  npm ci --prefix "$WHIP_DIR" --no-audit --no-fund --loglevel=error
+fi
 echo "setup: ready (.venv/bin/aether)" >&2

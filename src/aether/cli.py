@@ -102,6 +102,7 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
         env = setting.env + (f" or {setting.env_fallback}" if setting.env_fallback else "")
         parser.add_argument(
             setting.flag,
+            *setting.aliases,
             dest=setting.field,
             metavar=setting.metavar or setting.field.upper(),
             default=None,
@@ -206,6 +207,8 @@ def show_config(config: Config, sources: dict[str, str], path: Any, as_json: boo
             value = [f"{t.role}:***" for t in value]
         elif setting.field == "url" and value:
             value = redact_url(value)
+        elif setting.mask is not None and value is not None:
+            value = setting.mask(value)
         elif isinstance(value, tuple):
             value = [str(v) for v in value]
         elif value is not None and not isinstance(value, bool | int | float | str):

@@ -21,6 +21,7 @@ from aether.configfile import FileValue
 from aether.errors import ConfigError
 from aether.logsetup import FORMATS, parse_filter
 from aether.publish.targets import RtpTarget, parse_rtp_forward
+from aether.publish.whiphttp import mask_url, parse_bearer, parse_whip_url
 
 VIDEO_SOURCES = ("auto", "x11", "test", "v4l2", "url")
 AUDIO_SOURCES = ("auto", "pulse", "test", "none")
@@ -78,6 +79,8 @@ class Config:
     max_message_rate: int = 50
     negotiation_timeout: float = 30.0
     rtp_forward: tuple[RtpTarget, ...] = ()
+    whip_url: str | None = None
+    whip_token: str | None = None
     log: str = "info"
     log_format: str = "human"
 
@@ -92,6 +95,8 @@ class Config:
                 value = ",".join(str(v) for v in value) or "none"
             elif f.name == "url" and value:
                 value = redact_url(value)
+            elif (setting := SETTING_BY_FIELD.get(f.name)) and setting.mask and value:
+                value = setting.mask(value)
             parts.append(f"{f.name}={value}")
         return " ".join(parts)
 
@@ -231,6 +236,8 @@ class Setting:
     metavar: str = ""
     env_fallback: str = ""  # a conventional variable also honoured, e.g. DISPLAY
     secret: bool = False  # never echo the value in errors
+    mask: Callable[[str], str] | None = None  # how the value is shown (logs, `aether config`)
+    aliases: tuple[str, ...] = ()  # more flags for the same setting
 
     @property
     def env(self) -> str:
@@ -297,9 +304,27 @@ SETTINGS: tuple[Setting, ...] = (
         "comma-separated, or 'none'",
         "TARGETS",
     ),
+    Setting(
+        "whip_url",
+        parse_whip_url,
+        "also publish the stream to this WHIP ingest (http(s)://, whip(s)://)",
+        "URL",
+        mask=mask_url,
+        aliases=("--publish",),
+    ),
+    Setting(
+        "whip_token",
+        parse_bearer,
+        "bearer token for --whip-url",
+        "SECRET",
+        secret=True,
+        mask=lambda _value: "***",
+    ),
     Setting("log", parse_log, "log filter, e.g. info,aether.fanout=debug", "FILTER"),
     Setting("log_format", _choice(FORMATS), "log line format: " + ", ".join(FORMATS), "FORMAT"),
 )
+
+SETTING_BY_FIELD = {s.field: s for s in SETTINGS}
 
 
 def load_config(
@@ -338,7 +363,7 @@ def load_config_with_sources(
         try:
             values[setting.field] = setting.parse(text)
         except ValueError as exc:
-            shown = "***" if setting.secret else text
+            shown = "***" if setting.secret else setting.mask(text) if setting.mask else text
             raise ConfigError(f"{setting.field} ({source})", shown, f"expected {exc}") from None
         sources[setting.field] = source
     if "token_file" in values:
@@ -349,6 +374,8 @@ def load_config_with_sources(
         values["tokens"] = values.get("tokens", ()) + from_file
     if ("cert" in values) != ("key" in values):
         raise ConfigError("cert/key", "only one given", "both --cert and --key, or neither")
+    if "whip_token" in values and "whip_url" not in values:
+        raise ConfigError("whip_token", "***", "only with whip_url (the ingest it is for)")
     config = Config(**values)
     if config.width % 2 or config.height % 2:
         raise ConfigError(

@@ -7,6 +7,7 @@ AetherError
  |    +-- SourceUnavailableError a capture source cannot be opened (display, audio server)
  +-- ProtocolError          a signaling message is malformed or not allowed now
  +-- PeerError              a viewer's WebRTC session failed
+ +-- PublishError           publishing to an ingest (WHIP) failed; it is retried
 
 Exceptions become exit codes, HTTP statuses or signaling error messages only at the edge
 (cli.py, web/, signaling/).
@@ -57,3 +58,15 @@ class ProtocolError(AetherError):
 
 class PeerError(AetherError):
     """A viewer's WebRTC session failed."""
+
+
+class PublishError(AetherError):
+    """Publishing to an ingest (WHIP) failed. `status` is the HTTP status when there was
+    one; `retry_after` the seconds the server asked us to wait."""
+
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(message)

@@ -22,10 +22,12 @@ from aether.fanout.pipeline import MediaPipeline, media_for
 from aether.peers.registry import Viewers
 from aether.peers.viewer import warm_up as peer_warm_up
 from aether.publish.rtpforward import RtpForwarding
+from aether.publish.whip import WhipPublisher
 from aether.service.notify import notify, watchdog_interval
 from aether.service.reload import reload
 from aether.web.access import AccessControl, needs_generated_token
 from aether.web.app import create_app
+from aether.web.keys import PUBLISHER
 from aether.web.probes import probe
 
 log = logging.getLogger(__name__)
@@ -119,9 +121,14 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
     viewers = Viewers(media, loop, config.max_viewers, config.stun)
     media.on_source_state = viewers.on_source_state
     viewers.start()
-    runner = web.AppRunner(
-        create_app(config, viewers, access, forwarding), handle_signals=False, access_log=None
-    )
+    app = create_app(config, viewers, access, forwarding)
+    publisher = None
+    if config.whip_url:
+        publisher = WhipPublisher(
+            media, loop, config.whip_url, token=config.whip_token, stun=config.stun
+        )
+        app[PUBLISHER] = publisher
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, ssl_context=tls_context(config))
     try:
@@ -164,12 +171,16 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
     else:
         log.info("access: %d token(s) configured", len(config.tokens))
 
+    if publisher is not None:
+        publisher.start()
     notify(f"READY=1\nSTATUS=serving on {url}")
     heartbeat = asyncio.create_task(_heartbeat(media), name="sd-watchdog")
     await stop.wait()
     notify("STOPPING=1")
     heartbeat.cancel()
     log.info("shutting down: %d viewer(s) to close", len(viewers))
+    if publisher is not None:
+        await publisher.stop()  # DELETEs the WHIP session
     for peer in viewers:
         peer.observer.on_failure("server shutting down")
     # Sessions end on their own once told; give them a moment, then close the rest.

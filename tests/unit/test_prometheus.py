@@ -165,3 +165,17 @@ def test_rtp_forward_targets_are_labelled_as_configured() -> None:
 
 def test_no_rtp_forward_no_series() -> None:
     assert not any(name.startswith("aether_rtp_forward") for name, _ in samples(snapshot()))
+
+
+def test_the_whip_publisher_when_there_is_one() -> None:
+    assert not any(name.startswith("aether_publisher") for name, _ in samples(snapshot()))
+    snap = snapshot()
+    snap["publisher"] = {"state": "publishing", "attempts": 3, "sessions": 2,
+                         "url": "https://ingest.example/whip"}  # fmt: skip
+    got = samples(snap)
+    assert got[("aether_publisher_up", ())] == 1
+    assert got[("aether_publisher_attempts_total", ())] == 3
+    assert got[("aether_publisher_sessions_total", ())] == 2
+    snap["publisher"]["state"] = "waiting"
+    assert samples(snap)[("aether_publisher_up", ())] == 0
+    assert "ingest.example" not in render(snap)[0].decode()

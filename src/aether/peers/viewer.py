@@ -18,7 +18,7 @@ import time
 from typing import Any, Protocol
 
 from aether import gst
-from aether.errors import ProtocolError
+from aether.errors import PeerError, ProtocolError
 from aether.fanout.pipeline import VIEWER_PREFIX, Branch, MediaPipeline
 from aether.logsetup import viewer_log
 from aether.peers.certificate import dtls_certificate_pem, dtls_fingerprint, with_fingerprint
@@ -464,6 +464,23 @@ class ViewerPeer:
         if not self._answered:
             raise ProtocolError("unexpected", "candidate before answer")
         self._webrtc.emit("add-ice-candidate", mline, candidate.removeprefix("a="))
+
+    # --- signaling without trickle (WHIP publishing, publish/whip.py) --------------------
+
+    @property
+    def gathering_complete(self) -> bool:
+        return self._gathered.is_set()
+
+    async def complete_offer(self, within: float) -> str:
+        """The offer as webrtcbin holds it, with the local candidates in it: once ICE
+        gathering is complete, or after `within` seconds with those gathered so far (a
+        STUN server that does not answer). For signaling that does not trickle."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._gathered.wait(), within)
+        if self._closed or self._webrtc is None or self.offer_sdp is None:
+            raise PeerError("the peer closed before its offer was complete")
+        description = self._webrtc.get_property("local-description")
+        return str(description.sdp.as_text())
 
     async def close(self) -> None:
         """Unlink and free everything; safe to call more than once."""

@@ -80,6 +80,7 @@ class SnapshotCollector(Collector):
                        keyframes["sent"])  # fmt: skip
         yield from self._viewers(s)
         yield from self._forwards(s.get("rtp_forward", []))
+        yield from self._publisher(s.get("publisher"))
         histogram = s["latency_histogram"]
         yield HistogramMetricFamily(
             "aether_viewer_latency_seconds",
@@ -88,6 +89,19 @@ class SnapshotCollector(Collector):
             buckets=[(le, float(n)) for le, n in histogram["buckets"]],
             sum_value=histogram["sum_s"],
         )
+
+    @staticmethod
+    def _publisher(publisher: dict[str, Any] | None) -> Iterator[Metric]:
+        """The WHIP publisher (--whip-url), when there is one."""
+        if publisher is None:
+            return
+        yield from _gauge("aether_publisher_up", "1 while publishing to the WHIP ingest, else 0.",
+                          int(publisher["state"] == "publishing"))  # fmt: skip
+        yield _counter("aether_publisher_attempts", "Offers posted to the WHIP ingest.",
+                       publisher["attempts"])  # fmt: skip
+        yield _counter("aether_publisher_sessions",
+                       "WHIP sessions that connected (the first and each reconnect).",
+                       publisher["sessions"])  # fmt: skip
 
     def _viewers(self, s: dict[str, Any]) -> Iterator[Metric]:
         viewers = s["viewers"]

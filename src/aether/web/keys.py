@@ -7,8 +7,10 @@ from aiohttp import web
 from aether.config import Config
 from aether.peers.registry import Viewers
 from aether.publish.rtpforward import RtpForwarding
+from aether.publish.whip import WhipPublisher
 
 CONFIG = web.AppKey("config", Config)
 VIEWERS = web.AppKey("viewers", Viewers)
 STARTED_AT = web.AppKey("started_at", float)
 FORWARDING = web.AppKey("forwarding", RtpForwarding)
+PUBLISHER = web.AppKey("publisher", WhipPublisher)  # only when --whip-url is set

@@ -15,7 +15,7 @@ from aiohttp import web
 from aether.peers.registry import Viewers
 from aether.peers.viewer import ViewerPeer
 from aether.telemetry.webrtcstats import StreamStats
-from aether.web.keys import CONFIG, FORWARDING, STARTED_AT, VIEWERS
+from aether.web.keys import CONFIG, FORWARDING, PUBLISHER, STARTED_AT, VIEWERS
 from aether.web.probes import probe
 
 
@@ -100,6 +100,7 @@ def snapshot(request: web.Request) -> dict[str, Any]:
     now = time.monotonic()
     peers = [viewer_figures(viewers, peer, now) for peer in viewers]
     ready = probe(media)
+    publisher = request.app.get(PUBLISHER)
     return {
         "uptime_s": round(now - request.app[STARTED_AT], 1),
         "ready": ready.ready,
@@ -139,6 +140,8 @@ def snapshot(request: web.Request) -> dict[str, Any]:
         "viewers": peers,
         # --rtp-forward targets (Janus mountpoints): packets sent, RTCP and PLIs back
         "rtp_forward": request.app[FORWARDING].figures(),
+        # The WHIP publisher (--whip-url) is not a viewer: not counted above.
+        "publisher": None if publisher is None else publisher.figures(),
     }
 
 
