@@ -3,6 +3,7 @@ server through POST /whep, beside a viewer of our own page; both decode."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -116,3 +117,28 @@ def test_video_only_offer(browser: Any, server: ServerProcess, client_page: str)
         assert "audio" not in first
     finally:
         whep.context.close()
+
+
+def test_a_vanished_viewer_is_removed(
+    browser: Any, server: ServerProcess, client_page: str
+) -> None:
+    """No DELETE, no DTLS close: its tab crashes. Its RTCP stops, so it goes."""
+    deadline = time.monotonic() + 20  # the earlier tests' closed tabs go first
+    while server_stats(server)["viewers"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    whep = open_whep(browser, client_page, server.url + "/whep")
+    try:
+        wait_for(whep, lambda s: decoded(s) > 10, what="WHEP frames")
+        assert [v["kind"] for v in server_stats(server)["viewers"]] == ["whep"]
+        with contextlib.suppress(Exception):
+            whep.goto("chrome://crash", timeout=2000)
+        crashed = time.monotonic()
+        while server_stats(server)["viewers"] and time.monotonic() - crashed < 40:
+            time.sleep(0.5)
+        gone_after = time.monotonic() - crashed
+        left = server_stats(server)["viewers"]
+        assert left == [], f"the vanished WHEP viewer stayed: {left}"
+        print(f"vanished WHEP viewer removed after {gone_after:.1f} s")
+    finally:
+        whep.context.close()
+    assert "no RTCP from the viewer for" in server.output()

@@ -9,7 +9,7 @@ from multidict import CIMultiDict
 from aether.cli import show_config
 from aether.config import load_config, load_config_with_sources
 from aether.errors import ConfigError, PublishError
-from aether.publish.liveness import Liveness
+from aether.peers.liveness import Liveness
 from aether.publish.whiphttp import (
     Answer,
     Backoff,

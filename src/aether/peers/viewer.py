@@ -92,6 +92,7 @@ class ViewerPeer:
         self.created_at = time.monotonic()
         self.overruns = 0
         self.keyframe_requests = 0  # PLI/FIR received from this viewer
+        self.rtcp_received = 0  # RTCP packets from the viewer, once connected
         self._lag_started: float | None = None
         self._last_overrun = 0.0
         self._overrun_scheduled = False
@@ -350,11 +351,31 @@ class ViewerPeer:
         if state == "connected" and self.connected_at is None:
             self._open_gates()  # normally done already, on GStreamer's thread
             self.connected_at = time.monotonic()
+            self._count_rtcp()
             # A joining viewer gets a keyframe now, not at the next periodic one.
             self.media.request_keyframe(f"viewer {self.id} connected")
         self.observer.on_connection_state(state)
         if state == "failed":
             self._fail("WebRTC connection failed (ICE or DTLS)")
+
+    def _count_rtcp(self) -> None:
+        """Count the RTCP packets the viewer sends (reports, NACK, PLI; a few a second):
+        when they stop, it is gone (see web/whep.py; WebSocket viewers have their socket)."""
+        rtpbin = self._webrtc.get_by_name("rtpbin") if self._webrtc is not None else None
+        if rtpbin is None:
+            return
+        iterator = rtpbin.iterate_sink_pads()
+        while True:
+            result, pad = iterator.next()
+            if result != Gst.IteratorResult.OK:
+                break
+            if pad.get_name().startswith("recv_rtcp_sink"):
+                kinds = Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST
+                self._probes.append((pad, pad.add_probe(kinds, self._on_rtcp_thread)))
+
+    def _on_rtcp_thread(self, _pad: Any, _info: Any) -> Any:
+        self.rtcp_received += 1
+        return Gst.PadProbeReturn.OK
 
     def _on_overrun(self) -> None:
         self._overrun_scheduled = False

@@ -25,8 +25,8 @@ import aiohttp
 
 from aether.errors import PeerError, ProtocolError, PublishError
 from aether.fanout.pipeline import MediaPipeline
+from aether.peers.liveness import Liveness
 from aether.peers.viewer import ViewerPeer
-from aether.publish.liveness import Liveness
 from aether.publish.whiphttp import (
     MAX_REDIRECTS,
     SDP_TYPE,

@@ -34,6 +34,10 @@ PREFIX = "/whep"
 SDP = "application/sdp"
 SDPFRAG = "application/trickle-ice-sdpfrag"
 ANSWER_TIMEOUT = 10.0  # seconds from POST to a complete answer (ICE gathered)
+LIVENESS_INTERVAL = 1.0  # seconds between looks at a connected viewer's RTCP count
+# WebRTC receivers send RTCP reports every second or so (RFC 8834: at least every 5 s at
+# the lowest rate); this long without one, the viewer is taken for gone.
+SILENCE_LIMIT = 10.0
 CORS = {
     "Access-Control-Allow-Origin": "*",  # bearer tokens, not cookies: no ambient authority
     "Access-Control-Allow-Methods": "POST, PATCH, DELETE, OPTIONS",
@@ -92,9 +96,24 @@ class WhepSession:
         self._watchdog = asyncio.create_task(self._watch(), name=f"whep-{self.id[:6]}")
 
     async def _watch(self) -> None:
-        await asyncio.sleep(self.timeout)
-        if self.peer is not None and self.peer.connected_at is None:
-            self.end("negotiation did not complete in time")
+        """End a session that does not connect in time, or whose viewer vanished: with no
+        socket to close, a viewer that is gone (no DELETE, no DTLS close) is noticed by
+        its RTCP stopping (webrtcbin 1.22 stays `connected` for good)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        heard, heard_at = -1, loop.time()
+        while not self._ended and self.peer is not None:
+            now = loop.time()
+            if self.peer.connected_at is None:
+                if now > deadline:
+                    self.end("negotiation did not complete in time")
+                    return
+            elif self.peer.rtcp_received != heard:
+                heard, heard_at = self.peer.rtcp_received, now
+            elif now - heard_at >= SILENCE_LIMIT:
+                self.end(f"no RTCP from the viewer for {now - heard_at:.0f} s: it is gone")
+                return
+            await asyncio.sleep(LIVENESS_INTERVAL)
 
     def end(self, reason: str) -> None:
         """Remove the viewer (idempotent); its peer closes in the background."""

@@ -1,4 +1,4 @@
-"""Is the ingest still receiving? Judged from the RTCP receiver reports it sends back.
+"""Is the far end still receiving? Judged from the RTCP receiver reports it sends back.
 
 A server that vanishes (killed, unplugged, rebooted) sends no ICE or DTLS goodbye, and
 webrtcbin 1.22 keeps the session `connected` while it sends into the void (measured with
