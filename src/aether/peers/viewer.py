@@ -47,7 +47,8 @@ QUEUE_LIMITS_CONNECTED = {
     "max-size-time": QUEUE_MAX_TIME_NS,
 }
 LAG_LIMIT = 3.0
-GATHERING_GRACE = 3.0  # seconds close() waits for ICE gathering to end
+GATHERING_GRACE = 3.0  # seconds close() (and an answer) waits for ICE gathering to end
+HOST_CANDIDATES_QUIET = 0.03  # without STUN: seconds after the last candidate to answer
 OVERRUN_QUIET = 1.0  # seconds without an overrun that end a lagging episode
 STATS_MAX_AGE = 0.5  # webrtcbin figures this fresh are reused, not asked for again
 STATS_TIMEOUT = 1.0  # how long a stats request waits for webrtcbin's reply
@@ -110,6 +111,7 @@ class ViewerPeer:
         self._offer_requested = False
         self._answered = False
         self._gathered = asyncio.Event()
+        self._last_candidate_at = 0.0  # time.monotonic() of the latest local candidate
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         # Statistics: webrtcbin's, fetched on demand; the browser's, as it reports them.
@@ -202,6 +204,7 @@ class ViewerPeer:
         self._call(self._maybe_offer)
 
     def _on_ice_candidate_thread(self, _webrtc: Any, mline: int, candidate: str) -> None:
+        self._last_candidate_at = time.monotonic()
         self._call(self._emit_candidate, mline, candidate)
 
     @staticmethod
@@ -282,6 +285,20 @@ class ViewerPeer:
         self._webrtc.emit("set-remote-description", offer, promise)
         self._answered = True  # the viewer's candidates may follow now
 
+    async def _candidates_settled(self) -> None:
+        """Wait until the answer can carry every candidate it will ever have.
+
+        With a STUN server, that is when gathering completes. Without, only host
+        candidates exist and they all come at once (~20 ms), while libnice declares
+        gathering complete ~200 ms later: a short quiet spell after the last one is enough.
+        """
+        give_up = time.monotonic() + GATHERING_GRACE
+        while not self._gathered.is_set() and time.monotonic() < give_up:
+            quiet = time.monotonic() - self._last_candidate_at
+            if not self.stun and self._last_candidate_at and quiet >= HOST_CANDIDATES_QUIET:
+                return
+            await asyncio.sleep(0.01)
+
     def _on_offer_set_thread(self, promise: Any, _data: Any) -> None:
         reply = promise.get_reply()
         if reply is not None and reply.has_field("error"):
@@ -308,8 +325,7 @@ class ViewerPeer:
 
     def _answer_after_gathering(self) -> None:
         async def send() -> None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._gathered.wait(), GATHERING_GRACE)
+            await self._candidates_settled()
             if self._closed or self._webrtc is None:
                 return
             local = self._webrtc.get_property("local-description")
