@@ -73,7 +73,8 @@ def main() -> None:
         )  # fmt: skip
         env = {"DISPLAY": display, "AETHER_DISPLAY": display, "AETHER_LOG": "warning"}
         args = ("--source", "x11", "--audio", "test", "--width", "1280", "--height", "720",
-                "--fps", "30", "--bitrate", "4000")  # fmt: skip
+                "--fps", "30", "--bitrate", "4000",
+                "--allowed-origins", f"http://127.0.0.1:{port}")  # fmt: skip
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             with ServerProcess(*args, env=env) as server:

@@ -24,16 +24,6 @@ CLIENT_DIR = Path(__file__).resolve().parents[1] / "whep"
 
 
 @pytest.fixture(scope="module")
-def server(desktop: dict[str, str]) -> Iterator[ServerProcess]:
-    with ServerProcess(
-        "--source", "x11", "--audio", "pulse", "--width", "640", "--height", "360",
-        "--fps", "30", "--bitrate", "1500",
-        env={**desktop, "AETHER_DISPLAY": desktop["DISPLAY"]},
-    ) as srv:  # fmt: skip
-        yield srv
-
-
-@pytest.fixture(scope="module")
 def client_page() -> Iterator[str]:
     """The WHEP client page, served from another origin than the server (CORS applies)."""
     if not (CLIENT_DIR / "node_modules" / "whip-whep" / "whep.js").exists():
@@ -61,6 +51,18 @@ def client_page() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(desktop: dict[str, str], client_page: str) -> Iterator[ServerProcess]:
+    # Without tokens (loopback), a WHEP POST from another origin must be allowed by name.
+    origin = client_page.rsplit("/", 1)[0]
+    with ServerProcess(
+        "--source", "x11", "--audio", "pulse", "--width", "640", "--height", "360",
+        "--fps", "30", "--bitrate", "1500", "--allowed-origins", origin,
+        env={**desktop, "AETHER_DISPLAY": desktop["DISPLAY"]},
+    ) as srv:  # fmt: skip
+        yield srv
 
 
 def open_whep(browser: Any, page_url: str, endpoint: str, audio: bool = True) -> Any:

@@ -56,6 +56,9 @@ class WhepClient:
             sdp = "\r\n".join(line for line in sdp.split("\r\n") if "H264" not in line)
         return sdp
 
+    async def offer_again(self) -> str:
+        return str(self.pc.localDescription.sdp)
+
     async def post(self, sdp: str) -> aiohttp.ClientResponse:
         response = await self.http.post(
             self.endpoint, data=sdp, headers=self.headers("application/sdp")
@@ -126,6 +129,11 @@ def test_aiortc_watches_and_bad_requests_leave_it_watching(server: ServerProcess
             assert await status("PATCH", "/whep/no-such-session", data="") == 404
             assert await status("DELETE", "/whep/no-such-session") == 404
             assert await status("OPTIONS", "/whep") == 204
+            # No token to ask for on loopback: a page of another site may not POST.
+            evil = {**sdp, "Origin": "http://evil.example"}
+            assert (
+                await status("POST", "/whep", data=await client.offer_again(), headers=evil) == 403
+            )
             candidate = "a=candidate:1 1 udp 2122260223 10.213.0.9 50000 typ host\r\n"
             frag = f"m=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n{candidate}"
             assert await client.patch(frag, if_match='"stale"') == 412

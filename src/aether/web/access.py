@@ -126,10 +126,13 @@ async def access_middleware(
         return await handler(request)
     if request.method == "OPTIONS" and path.startswith(PREFLIGHT_PATHS):
         return await handler(request)
-    if is_websocket(request) and not origin_allowed(
+    # A page on any site may open a WebSocket, or (CORS allowing) POST a WHEP offer, to
+    # this server; without a token to ask for, only the Origin tells it apart.
+    checked = is_websocket(request) or (not access.required and path.startswith("/whep"))
+    if checked and not origin_allowed(
         request.headers.get("Origin"), request.host, request.scheme, access.allowed_origins
     ):
-        log.warning("refused WebSocket from %s: foreign Origin %r", client,
+        log.warning("refused %s %s from %s: foreign Origin %r", request.method, path, client,
                     request.headers.get("Origin"))  # fmt: skip
         raise web.HTTPForbidden(text="origin not allowed\n")
     if not access.required and not is_loopback_host(request.url.host or ""):
