@@ -144,3 +144,16 @@ def test_a_vanished_viewer_is_removed(
     finally:
         whep.context.close()
     assert "no RTCP from the viewer for" in server.output()
+
+
+def test_our_page_watches_through_whep(browser: Any, server: ServerProcess) -> None:
+    page = browser.new_context().new_page()
+    page.goto(server.url + "/?signal=whep")
+    try:
+        first = wait_for(page, lambda s: decoded(s) > 10, what="frames through WHEP")
+        assert first["video"]["codec"] == "video/H264"
+        assert page.evaluate("window.aether.whepResource").startswith(server.url + "/whep/")
+        assert page.evaluate("window.aether.ws") is None  # no WebSocket signaling at all
+        assert "whep" in [v["kind"] for v in server_stats(server)["viewers"]]
+    finally:
+        page.context.close()

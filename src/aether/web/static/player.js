@@ -1,5 +1,6 @@
 // Aether player: WebSocket signaling (protocol v1, docs/signaling.md) + one
 // receive-only RTCPeerConnection. Reconnects by itself with backoff.
+// With ?signal=whep it watches through WHEP instead (POST /whep, docs/whep.md).
 "use strict";
 
 (() => {
@@ -11,7 +12,7 @@
 
   // Exposed for tests and debugging: window.aether.pc.getStats() etc.
   const session = {
-    pc: null, ws: null, viewer: null, status: "idle", lastError: null,
+    pc: null, ws: null, whepResource: null, viewer: null, status: "idle", lastError: null,
     connects: 0, firstFrameMs: null, startedAt: performance.now(),
     samples: [], // the last minute of figures from getStats, newest last (see sampleStats)
   };
@@ -51,6 +52,11 @@
   function teardown() {
     clearTimeout(watchdog);
     if (session.pc) { session.pc.close(); session.pc = null; }
+    if (session.whepResource) {
+      const headers = authHeaders();
+      fetch(session.whepResource, { method: "DELETE", headers, keepalive: true }).catch(() => {});
+      session.whepResource = null;
+    }
     if (session.ws) {
       session.ws.onclose = null;
       session.ws.close();
@@ -75,7 +81,69 @@
     });
   }
 
+  function authHeaders() {
+    const token = accessToken();
+    return token ? { Authorization: `Bearer ${token}` } : {};
+  }
+
+  function gathered(peer, withinMs) {
+    return new Promise((resolve) => {
+      if (peer.iceGatheringState === "complete") { resolve(); return; }
+      const timer = setTimeout(resolve, withinMs);
+      peer.addEventListener("icegatheringstatechange", () => {
+        if (peer.iceGatheringState === "complete") { clearTimeout(timer); resolve(); }
+      });
+    });
+  }
+
+  // WHEP: the page makes the offer (candidates included), the server answers over HTTP.
+  async function connectWhep() {
+    teardown();
+    session.connects += 1;
+    session.startedAt = performance.now();
+    session.firstFrameMs = null;
+    setStatus("connecting", "connecting (WHEP)…");
+    const peer = new RTCPeerConnection();
+    session.pc = peer;
+    const stream = new MediaStream();
+    peer.addTransceiver("video", { direction: "recvonly" });
+    peer.addTransceiver("audio", { direction: "recvonly" });
+    peer.ontrack = (e) => {
+      stream.addTrack(e.track);
+      if (video.srcObject !== stream) video.srcObject = stream;
+      tryPlay();
+    };
+    peer.onconnectionstatechange = () => onPeerState(peer);
+    try {
+      await peer.setLocalDescription(await peer.createOffer());
+      await gathered(peer, 1000);
+      const reply = await fetch("/whep", {
+        method: "POST",
+        headers: { "Content-Type": "application/sdp", ...authHeaders() },
+        body: peer.localDescription.sdp,
+      });
+      const text = await reply.text();
+      if (session.pc !== peer) return; // torn down meanwhile
+      if (reply.status === 401 || reply.status === 403 || reply.status === 406) {
+        denied = true;
+        teardown();
+        setStatus("error", reply.status === 406 ? `cannot play here: ${text.trim()}`
+          : "access denied: open the link that carries the access token (#token=…)");
+        return;
+      }
+      if (reply.status !== 201) throw new Error(`WHEP ${reply.status}: ${text.trim()}`);
+      session.whepResource = new URL(reply.headers.get("Location"), location.href).href;
+      await peer.setRemoteDescription({ type: "answer", sdp: text });
+    } catch (err) {
+      scheduleReconnect(`WHEP failed: ${err.message || err}`);
+    }
+  }
+
   function connect() {
+    if (new URLSearchParams(location.search).get("signal") === "whep") {
+      connectWhep();
+      return;
+    }
     teardown();
     session.connects += 1;
     session.startedAt = performance.now();
@@ -295,6 +363,7 @@
     else document.getElementById("stage").requestFullscreen().catch(() => {});
   });
   window.addEventListener("beforeunload", () => {
+    if (session.whepResource) teardown();
     if (session.ws && session.ws.readyState === WebSocket.OPEN) {
       session.ws.send(JSON.stringify({ type: "bye", reason: "page closed" }));
     }
