@@ -50,23 +50,37 @@ class ScriptedIngest:
 
 @contextlib.contextmanager
 def scripted_ingest(script: list[web.Response]) -> Iterator[tuple[ScriptedIngest, str]]:
+    """The ingest on its own loop in a thread: the main thread's loop may belong to
+    Playwright (a browser fixture of another test module still alive)."""
     ingest = ScriptedIngest(script)
     port = free_port()
     loop = asyncio.new_event_loop()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", ingest.handle)
     runner = web.AppRunner(app, access_log=None)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
+
+    async def start() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(start())
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    ready = threading.Event()
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
+    if not ready.wait(10):
+        raise RuntimeError("the scripted ingest did not start")
     try:
         yield ingest, f"http://127.0.0.1:{port}"
     finally:
         loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
+        thread.join(10)
 
 
 def wait_until(predicate: object, timeout: float, what: str, server: ServerProcess) -> None:
