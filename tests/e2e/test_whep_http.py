@@ -5,6 +5,7 @@ session that is watching carries on."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -154,6 +155,12 @@ def test_aiortc_watches_and_bad_requests_leave_it_watching(server: ServerProcess
     run_async(scenario())
     log = server.output()
     assert "WHEP offer from" in log and "(unsupported-codec)" in log
+    # aiortc numbers H.264 its own way: a payload group served it, and went with it.
+    deadline = time.monotonic() + 10
+    while "removed (no viewer left)" not in server.output() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "payload group for video PT" in log
+    assert "removed (no viewer left)" in server.output()
 
 
 def test_tokens_and_viewer_limit_apply_to_whep(guarded: ServerProcess) -> None:

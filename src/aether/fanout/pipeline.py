@@ -24,7 +24,7 @@ from aether import gst
 from aether.capture.base import AudioSource, VideoSource
 from aether.config import Config
 from aether.encode import OpusEncoder, VideoEncoder
-from aether.errors import AetherError, StartupError
+from aether.errors import AetherError, ProtocolError, StartupError
 from aether.fanout import playout, repayload
 from aether.h264 import H264Error, ProfileLevel, find_sps
 from aether.telemetry.frames import FrameMeter
@@ -114,7 +114,7 @@ class MediaPipeline:
         self._encoder_elements: list[Any] = []
         self._encoder_failures: list[float] = []
         self._rebuilding = False
-        self._groups: dict[repayload.Numbering, Any] = {}  # payload groups (WHEP viewers)
+        self._groups: dict[repayload.Numbering, repayload.Group] = {}  # WHEP viewers' numberings
         self._groups_lock = threading.Lock()
 
     # --- construction ---------------------------------------------------------------
@@ -509,77 +509,85 @@ class MediaPipeline:
 
     # --- viewers ----------------------------------------------------------------------
 
-    def tee_for(self, numbering: repayload.Numbering | None, kind: str) -> str:
+    def _tee_for(self, numbering: repayload.Numbering | None, kind: str) -> Any:
         """The tee that carries `kind` numbered as a viewer asked: the shared one when the
-        numbering is ours (or None), else a payload group's, made on first use."""
+        numbering is ours (or None), else a payload group's, made on first use. Call with
+        _groups_lock held."""
         if kind == "video":
             playout_id = playout.EXTENSION_ID if self.playout_delay else None
             ours = repayload.Numbering(kind, VIDEO_PT, playout_id, playout.CAPTURE_TIME_ID)
         else:
             ours = repayload.Numbering(kind, AUDIO_PT)
         if numbering is None or numbering == ours:
-            return f"{kind}-tee"
-        with self._groups_lock:
-            if numbering not in self._groups:
-                source = self.pipeline.get_by_name(f"{kind}-tee")
-                self._groups[numbering] = repayload.add_group(
-                    self.pipeline, source, numbering, RTP_MTU
+            return self.pipeline.get_by_name(f"{kind}-tee")
+        if numbering not in self._groups:
+            if len(self._groups) >= repayload.MAX_GROUPS:
+                raise ProtocolError(
+                    "server-full",
+                    f"{repayload.MAX_GROUPS} payload numberings in use; this viewer's would "
+                    "be one more",
                 )
-        return numbering.tee_name
+            source = self.pipeline.get_by_name(f"{kind}-tee")
+            self._groups[numbering] = repayload.add_group(self.pipeline, source, numbering, RTP_MTU)
+        return self._groups[numbering].tee
 
     def attach(
         self,
         viewer_bin: Any,
-        tees: dict[str, str] | None = None,
+        numberings: dict[str, repayload.Numbering | None] | None = None,
         on_error: Callable[[str], None] | None = None,
     ) -> Branch:
-        """Add a viewer bin to the running pipeline and link it to the tees (by default
-        the shared ones; `tees` maps a ghost pad name to another tee, see tee_for). With
+        """Add a viewer bin to the running pipeline and link its ghost pads (`video`, and
+        `audio` if it has one) to the tees: the shared ones, or for a kind numbered
+        otherwise in `numberings` (a WHEP viewer's), that numbering's payload group. With
         `on_error`, an error inside the bin goes there (on the loop), not to on_fatal or
         on_viewer_error."""
-        if on_error is not None:
-            self._branch_errors[viewer_bin.get_name()] = on_error
-        self.pipeline.add(viewer_bin)
-        viewer_bin.sync_state_with_parent()
-        branch = Branch(viewer_bin)
-        pads = [("video-tee", "video")]
-        if self.has_audio:
-            pads.append(("audio-tee", "audio"))
-        tees = tees or {}
-        for default_tee, ghost_name in pads:
-            if viewer_bin.get_static_pad(ghost_name) is None:
-                continue  # a viewer that takes no audio
-            tee = self.pipeline.get_by_name(tees.get(ghost_name, default_tee))
-            tee_pad = tee.request_pad_simple("src_%u")
-            result = tee_pad.link(viewer_bin.get_static_pad(ghost_name))
-            if result != Gst.PadLinkReturn.OK:
-                raise RuntimeError(f"cannot link {tee.get_name()} to viewer: {result.value_nick}")
-            branch.links.append((tee, tee_pad))
+        numberings = numberings or {}
+        with self._groups_lock:
+            tees = {kind: self._tee_for(numberings.get(kind), kind) for kind in self._kinds()}
+            if on_error is not None:
+                self._branch_errors[viewer_bin.get_name()] = on_error
+            self.pipeline.add(viewer_bin)
+            viewer_bin.sync_state_with_parent()
+            branch = Branch(viewer_bin)
+            for kind, tee in tees.items():
+                if viewer_bin.get_static_pad(kind) is None:
+                    continue  # a viewer that takes no audio
+                tee_pad = tee.request_pad_simple("src_%u")
+                result = tee_pad.link(viewer_bin.get_static_pad(kind))
+                if result != Gst.PadLinkReturn.OK:
+                    raise RuntimeError(
+                        f"cannot link {tee.get_name()} to viewer: {result.value_nick}"
+                    )
+                branch.links.append((tee, tee_pad))
         return branch
 
+    def _kinds(self) -> list[str]:
+        return ["video", "audio"] if self.has_audio else ["video"]
+
     def detach(self, branch: Branch) -> None:
-        """Unlink a viewer bin once its tee pads are idle, then stop and remove it.
+        """Unlink a viewer bin once its tee pads are idle, then stop and remove it (and a
+        payload group it was the last viewer of).
 
         Blocking (waits for idle pads and for the bin to reach NULL): call it from a worker
         thread, never from the event loop.
         """
         for tee, tee_pad in branch.links:
-            done = threading.Event()
-
-            def unlink(pad: Any, _info: Any, tee: Any = tee, done: threading.Event = done) -> Any:
-                peer = pad.get_peer()
-                if peer is not None:
-                    pad.unlink(peer)
-                tee.release_request_pad(pad)
-                done.set()
-                return Gst.PadProbeReturn.REMOVE
-
-            tee_pad.add_probe(Gst.PadProbeType.IDLE, unlink)
-            if not done.wait(timeout=2.0):
-                log.warning("tee pad of %s never went idle; removing anyway", branch.bin.get_name())
+            _unlink_when_idle(tee, tee_pad, branch.bin.get_name())
         branch.bin.set_state(Gst.State.NULL)
         self.pipeline.remove(branch.bin)
         self._branch_errors.pop(branch.bin.get_name(), None)
+        with self._groups_lock:
+            for numbering, group in list(self._groups.items()):
+                if group.viewers == 0:
+                    del self._groups[numbering]
+                    source = group.source_pad.get_parent_element()
+                    _unlink_when_idle(source, group.source_pad, numbering.tee_name)
+                    _set_null(group.elements)
+                    for element in group.elements:
+                        self.pipeline.remove(element)
+                    log.info("payload group for %s PT %d removed (no viewer left)",
+                             numbering.kind, numbering.payload_type)  # fmt: skip
 
     def _branch_error_handler(self, element: Any) -> Callable[[str], None] | None:
         """The on_error of the attached bin that holds `element`, if it gave one."""
@@ -629,6 +637,23 @@ def _within(element: Any, elements: list[Any]) -> bool:
             return True
         element = element.get_parent()
     return False
+
+
+def _unlink_when_idle(tee: Any, tee_pad: Any, what: str) -> None:
+    """Unlink a tee's request pad and release it once no buffer is passing (blocking)."""
+    done = threading.Event()
+
+    def unlink(pad: Any, _info: Any) -> Any:
+        peer = pad.get_peer()
+        if peer is not None:
+            pad.unlink(peer)
+        tee.release_request_pad(pad)
+        done.set()
+        return Gst.PadProbeReturn.REMOVE
+
+    tee_pad.add_probe(Gst.PadProbeType.IDLE, unlink)
+    if not done.wait(timeout=2.0):
+        log.warning("tee pad of %s never went idle; removing anyway", what)
 
 
 def _set_null(elements: list[Any]) -> None:

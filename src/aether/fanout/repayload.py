@@ -28,6 +28,25 @@ log = logging.getLogger(__name__)
 # Up to this many packets wait for the group's payloader; more are dropped (the shared tee
 # never waits), like a viewer's queue.
 GROUP_QUEUE_BUFFERS = 400
+# Groups at once: each costs a depayloader and a payloader. A group goes when its last
+# viewer does; a viewer needing one more than this is refused (server-full).
+MAX_GROUPS = 8
+
+
+@dataclass
+class Group:
+    """A payload group in the pipeline: its elements and the shared tee's pad feeding it."""
+
+    elements: list[Any]
+    source_pad: Any
+
+    @property
+    def tee(self) -> Any:
+        return self.elements[-1]
+
+    @property
+    def viewers(self) -> int:
+        return int(self.tee.get_property("num-src-pads"))
 
 
 @dataclass(frozen=True)
@@ -91,8 +110,8 @@ def group_elements(numbering: Numbering, mtu: int) -> list[Any]:
     return [queue, depay, pay, caps, tee]
 
 
-def add_group(pipeline: Any, source_tee: Any, numbering: Numbering, mtu: int) -> Any:
-    """Build a group into the running pipeline, fed from `source_tee`; returns its tee."""
+def add_group(pipeline: Any, source_tee: Any, numbering: Numbering, mtu: int) -> Group:
+    """Build a group into the running pipeline, fed from `source_tee`."""
     elements = group_elements(numbering, mtu)
     for element in elements:
         pipeline.add(element)
@@ -110,4 +129,4 @@ def add_group(pipeline: Any, source_tee: Any, numbering: Numbering, mtu: int) ->
         numbering.playout_delay_id,
         numbering.capture_time_id,
     )
-    return elements[-1]
+    return Group(elements, pad)

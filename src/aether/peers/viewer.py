@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from aether import gst
 from aether.errors import PeerError, ProtocolError
 from aether.fanout.pipeline import VIEWER_PREFIX, Branch, MediaPipeline
+from aether.fanout.repayload import Numbering
 from aether.logsetup import viewer_log
 from aether.peers.certificate import dtls_certificate_pem, dtls_fingerprint, with_fingerprint
 from aether.peers.offers import AnswerPlan
@@ -134,11 +135,11 @@ class ViewerPeer:
             webrtc.set_property("stun-server", self.stun[0].replace("stun:", "stun://", 1))
         viewer_bin.add(webrtc)
         kinds = ["video", "audio"] if self.media.has_audio else ["video"]
-        tees: dict[str, str] = {}
+        numberings: dict[str, Numbering | None] = {}
         if self.remote_offer is not None:  # its kinds, in its order (transceivers follow)
             served = self.remote_offer[1].served()
             kinds = [m.kind for m in served if m.kind in kinds]
-            tees = {m.kind: self.media.tee_for(m.numbering, m.kind) for m in served}
+            numberings = {m.kind: m.numbering for m in served}
         for kind in kinds:
             queue = gst.make("queue", f"{kind}-queue", leaky="downstream", silent=False)
             set_limits(queue, QUEUE_LIMITS_CONNECTING)
@@ -176,7 +177,7 @@ class ViewerPeer:
         self._connect(webrtc, "notify::ice-connection-state", self._on_ice_state_thread)
         self._connect(webrtc, "notify::ice-gathering-state", self._on_gathering_thread)
         self._webrtc = webrtc
-        self._branch = self.media.attach(viewer_bin, tees)
+        self._branch = self.media.attach(viewer_bin, numberings)
         self._maybe_offer()
 
     def _connect(self, obj: Any, signal: str, handler: Any) -> None:
