@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import fcntl
 import json
 import os
@@ -104,7 +105,21 @@ def forward(opts: argparse.Namespace) -> None:
         except OSError:
             way.dropped += 1  # device queue full or going away: counts as lost
 
+    # Delayed packets wait in one FIFO per direction behind a single timer: timers due at
+    # the same instant would run in no set order, i.e. reorder packets.
+    Queue = collections.deque[tuple[float, bytes]]
+    queues: dict[str, Queue] = {name: collections.deque() for name in ways}
+
+    def drain(dst: int, way: Direction) -> None:
+        queue = queues[way.name]
+        now = loop.time()
+        while queue and queue[0][0] <= now:
+            write(dst, queue.popleft()[1], way)
+        if queue:
+            loop.call_at(queue[0][0], drain, dst, way)
+
     def readable(src: int, dst: int, way: Direction) -> None:
+        queue = queues[way.name]
         while True:
             try:
                 packet = os.read(src, 65536)
@@ -114,10 +129,12 @@ def forward(opts: argparse.Namespace) -> None:
             release = way.release_time(now)
             if release is None:
                 continue
-            if release <= now:
+            if release <= now and not queue:
                 write(dst, packet, way)
-            else:
-                loop.call_at(release, write, dst, packet, way)
+                continue
+            queue.append((release, packet))
+            if len(queue) == 1:
+                loop.call_at(release, drain, dst, way)
 
     loop.add_reader(server_fd, readable, server_fd, client_fd, ways["down"])
     loop.add_reader(client_fd, readable, client_fd, server_fd, ways["up"])
