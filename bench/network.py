@@ -256,16 +256,16 @@ What an imperfect network does to one Chromium viewer, measured by `bench/networ
 
 Setup: 1280x720@30 painted clock (bench/painter.py on Xvfb), `--source x11`, x264 at
 {BITRATE} kbit/s, test-tone audio, one Chromium viewer on the product's player page, each
-condition with a fresh server and page: first frame, {result["options"]["warmup"]:g} s
-warm-up, then a {result["options"]["window"]:g} s window. The server runs in its own network
-namespace; every packet to and from it crosses an impaired link into the browser's
-namespace. **This kernel has no `sch_netem`** (`CONFIG_NET_SCH_NETEM` is not set; `tbf` and
-`htb` are built in), so loss, delay and jitter come from tests/linkemu.py, a TUN forwarder
-in Python (independent loss per packet like netem's `loss P%`; delay ± uniform jitter
-without reordering), and the bandwidth cap is the kernel's `tbf` (50 ms queue, then tail
-drop) on the server's side of the link. The forwarder itself adds a little latency and
-jitter (see the clean row's RTT). Loss applies both ways, to media, RTCP feedback,
-signaling and `/stats` alike.
+condition with a fresh server and page: first frame, then a warm-up of
+{result["options"]["warmup"]:g} s, then a window of {result["options"]["window"]:g} s.
+The server runs in its own network namespace; every packet to and from it crosses an
+impaired link into the browser's namespace. **This kernel has no `sch_netem`**
+(`CONFIG_NET_SCH_NETEM` is not set; `tbf` and `htb` are built in), so loss, delay and
+jitter come from tests/linkemu.py, a TUN forwarder in Python (independent loss per packet
+like netem's `loss P%`; delay ± uniform jitter without reordering), and the bandwidth cap
+is the kernel's `tbf` (50 ms queue, then tail drop) on the server's side of the link. The
+forwarder itself adds a little latency and jitter (see the clean row's RTT). Loss applies
+both ways, to media, RTCP feedback, signaling and `/stats` alike.
 
 | condition | link | NACK/RTX |
 |---|---|---|
@@ -274,8 +274,8 @@ signaling and `/stats` alike.
 {result["table"]}
 
 Columns: glass-to-glass from the painted clock (bench/latency.py's reader; frames read =
-painted values decoded in the window); presented fps
-from requestVideoFrameCallback; freezes as gaps > 2.5 frame intervals between presented
+painted values decoded in the window); presented fps from requestVideoFrameCallback's
+presentedFrames over the window; freezes as gaps > 2.5 frame intervals between presented
 frames and as Chromium's `freezeCount` (with `totalFreezesDuration`); frames dropped,
 packets lost, NACKs sent, retransmitted packets received, PLIs sent and the jitter buffer
 delay per frame are Chromium's inbound-rtp figures over the window; received kbit/s is
@@ -285,11 +285,11 @@ RTT is Chromium's candidate-pair round trip; misreads are presented frames whose
 clock failed the reader's checks (a damaged picture in that corner, or none decodable);
 first frame is from navigation start.
 
-Load average: {", ".join(f"{v:.2f}" for v in load[0])} at the start,
-{", ".join(f"{v:.2f}" for v in load[1])} at the end, on 2 cores shared with other work (another
-engineer's tests and a memory soak were running): the figures are noisy, one run per
-condition. Machine: {m["cpu"]}, {m["cores"]} cores, Debian {m["os"]}, {m["chromium"]},
-{m["gstreamer"]}.
+Load average {", ".join(f"{v:.2f}" for v in load[0])} at the start and
+{", ".join(f"{v:.2f}" for v in load[1])} at the end, on 2 cores shared with other work
+(another engineer's tests and a memory soak were running): the figures are noisy, one run
+per condition. Machine: {m["cpu"]}, {m["cores"]} cores, Debian {m["os"]},
+{m["gstreamer"]}, {m["chromium"]}.
 
 {notes}
 
@@ -325,7 +325,17 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=12.0)
     parser.add_argument("--only", action="append", default=None, help="condition name")
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument(
+        "--docs-from",
+        metavar="JSON",
+        help="only rewrite the docs section from an earlier results file (no measuring)",
+    )
     opts = parser.parse_args()
+    if opts.docs_from:
+        saved = json.loads(Path(opts.docs_from).read_text())
+        replace_section(DOC, SECTION, doc_section(saved, NOTES))
+        print(f"updated {DOC.relative_to(ROOT)} from {opts.docs_from}")
+        return
     if not in_private_netns():
         raise SystemExit(f"run inside a private network namespace, as root: {COMMAND}")
     if os.geteuid() != 0:
