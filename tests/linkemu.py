@@ -16,7 +16,8 @@ aemuB, i.e. on the server's egress (the media direction).
         server = ServerProcess(..., host=link.server_host, wrapper=link.enter_server_ns)
 
 Run as `python -m tests.linkemu --netns-pid PID ...` it is the forwarder itself; it prints
-`ready` once both devices are up, and on SIGTERM one JSON line of counts per direction.
+`ready` once both devices are up; on SIGTERM (or EOF on stdin: its owner is gone) it
+prints one JSON line of counts per direction and exits, and the devices vanish.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import fcntl
 import json
 import os
@@ -138,6 +140,7 @@ def forward(opts: argparse.Namespace) -> None:
 
     loop.add_reader(server_fd, readable, server_fd, client_fd, ways["down"])
     loop.add_reader(client_fd, readable, client_fd, server_fd, ways["up"])
+    loop.add_reader(sys.stdin.fileno(), stop.set)  # EOF (or anything): our owner is gone
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     print("ready", flush=True)
@@ -149,7 +152,8 @@ def forward(opts: argparse.Namespace) -> None:
         name: {"forwarded": w.forwarded, "dropped": w.dropped, "bytes": w.sent_bytes}
         for name, w in ways.items()
     }
-    print(json.dumps(counts), flush=True)
+    with contextlib.suppress(BrokenPipeError):  # the owner may be gone
+        print(json.dumps(counts), flush=True)
 
 
 class Link:
@@ -184,7 +188,11 @@ class Link:
 
     def __enter__(self) -> Link:
         own = os.readlink("/proc/self/ns/net")
-        self.holder = subprocess.Popen(["unshare", "--net", "sleep", "infinity"])
+        # Both children read a pipe from us and end at its EOF: if this process dies without
+        # cleaning up, the namespace and the devices still go.
+        self.holder = subprocess.Popen(
+            ["unshare", "--net", "cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 5
         while os.readlink(f"/proc/{self.holder.pid}/ns/net") == own:
             if time.monotonic() > deadline:
@@ -209,6 +217,7 @@ class Link:
                 str(self.seed),
             ],
             cwd=root,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -249,6 +258,9 @@ class Link:
         if self.holder is not None and self.holder.poll() is None:
             self.holder.terminate()
             self.holder.wait(5)
+        for proc in (self.holder, self.forwarder):
+            if proc is not None and proc.stdin is not None:
+                proc.stdin.close()
 
 
 def main() -> None:
