@@ -306,11 +306,12 @@ NOTES = """### What is and is not built (issue 10)
   off above). `tests/e2e/test_loss.py` checks it under 5% loss in CI.
 - **FEC:** tried, not enabled. `fec-type=ulp-red` with `fec-percentage=20` on the video
   transceiver makes webrtcbin offer `red/90000`, `ulpfec/90000` and an RTX type for each;
-  Chromium accepts them and keeps decoding, but over 15 s at 5% loss (same link) it sent as
-  many NACKs as packets lost with or without FEC (450 / 458 vs 359 / 352), reported no
-  `fecPacketsReceived`, and the sending rate rose by ~20% (4.2 → 5.1 Mbit/s). No recovery
-  was visible for the cost, so it stays off; worth a second look with FlexFEC or a newer
-  GStreamer.
+  Chromium accepts them and keeps decoding. In exploratory runs (test-pattern source,
+  1280x720@30, 4 Mbit/s, 15 s each at 5% loss on the same link, by hand, not by this
+  bench) Chromium sent about as many NACKs as packets lost with or without FEC (450 NACKs
+  for 458 lost with FEC, 359 for 352 without), reported no `fecPacketsReceived`, and the
+  sending rate rose by ~20% (4.2 → 5.1 Mbit/s in `/stats`). No recovery was visible for the
+  cost, so it stays off; worth a second look with FlexFEC or a newer GStreamer.
 - **Adaptation is not built yet:** no bandwidth estimation is used on the server, no
   quality tiers, no bitrate follows the viewers. The only adaptation today is the
   browser's own (jitter buffer, NACK, PLI) and NACK/RTX, so "how long adaptation took" has
