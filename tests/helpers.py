@@ -62,12 +62,23 @@ def in_private_netns() -> bool:
 class ServerProcess:
     """`aether serve` as a child process with its output captured to a file."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None, port: int | None = None):
+    def __init__(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        wrapper: list[str] | None = None,
+    ):
+        # wrapper: a command prefix, e.g. nsenter into another network namespace (it must
+        # exec the server, so that the pid is the server's).
         self.port = port or free_port()
+        self.host = host
+        self.wrapper = wrapper or []
         self.args = [
             "serve",
             "--host",
-            "127.0.0.1",
+            host,
             "--port",
             str(self.port),
             "--stun",
@@ -84,16 +95,16 @@ class ServerProcess:
 
     @property
     def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/signal"
+        return f"ws://{self.host}:{self.port}/signal"
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
         self.log = tempfile.NamedTemporaryFile("w+", prefix="aether-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "aether", *self.args],
+            [*self.wrapper, sys.executable, "-m", "aether", *self.args],
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,

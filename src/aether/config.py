@@ -69,6 +69,7 @@ class Config:
     stun: tuple[str, ...] = (DEFAULT_STUN,)
     max_viewers: int = 100
     playout_delay: bool = True
+    nack: bool = True
     tokens: tuple[Token, ...] = ()
     token_file: str | None = None
     allow_ips: tuple[Network, ...] = ()
@@ -279,6 +280,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_viewers", _int_in(1, 10_000), "most viewers at once", "N"),
     Setting(
         "playout_delay", parse_bool, "ask browsers to show frames at once (true/false)", "BOOL"
+    ),
+    Setting(
+        "nack",
+        parse_bool,
+        "resend lost video packets the viewer asks for (NACK, RTX) (true/false)",
+        "BOOL",
     ),
     Setting(
         "tokens",

@@ -375,3 +375,11 @@ def test_missing_file_is_rejected() -> None:
     err = config_error({"token_file": "/nonexistent/aether-tokens"}, {})
     assert err.key == "token_file (--token-file)"
     assert "readable file" in err.allowed
+
+
+def test_nack_is_on_by_default_and_can_be_turned_off() -> None:
+    assert load_config({}, {}).nack is True
+    assert load_config({"nack": "false"}, {}).nack is False
+    assert load_config({}, {"AETHER_NACK": "no"}).nack is False
+    with pytest.raises(ConfigError, match="nack"):
+        load_config({"nack": "sometimes"}, {})

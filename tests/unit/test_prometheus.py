@@ -13,7 +13,7 @@ from aether.telemetry.prometheus import render
 STREAM = {
     "bytes_sent": 5_000_000, "packets_sent": 4200, "bitrate_kbps": 3950.5,
     "packets_lost": 3, "fraction_lost": 0.01, "jitter_ms": 1.5, "rtt_ms": 0.8,
-    "nack_count": 2, "pli_count": 1, "fir_count": 0,
+    "nack_count": 2, "pli_count": 1, "fir_count": 0, "retransmitted_packets": 5,
 }  # fmt: skip
 
 
@@ -93,6 +93,7 @@ def test_per_viewer_series_carry_the_viewer_id_and_kind() -> None:
     assert got[("aether_viewer_sent_bytes_total", (("kind", "audio"), ("viewer", "7")))] == 60_000
     assert got[("aether_viewer_lost_packets_total", video)] == 3
     assert got[("aether_viewer_nacks_received_total", video)] == 2
+    assert got[("aether_viewer_retransmitted_packets_total", video)] == 5
     assert got[("aether_viewer_plis_received_total", video)] == 1
     assert got[("aether_viewer_jitter_seconds", video)] == 0.0015
     assert ("aether_viewer_jitter_seconds", (("kind", "audio"), ("viewer", "7"))) not in got

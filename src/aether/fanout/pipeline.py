@@ -70,9 +70,11 @@ class MediaPipeline:
         *,
         fps: int = 30,
         playout_delay: bool = True,
+        nack: bool = True,
     ) -> None:
         self.fps = fps
         self.playout_delay = playout_delay
+        self.nack = nack  # viewers' video transceivers resend on NACK (RTX)
         self.video = video
         self.audio = audio
         self.encoder = encoder
@@ -627,6 +629,7 @@ def media_for(config: Config, encoder: VideoEncoder | None = None) -> MediaPipel
         OpusEncoder(config),
         fps=config.fps,
         playout_delay=config.playout_delay,
+        nack=config.nack,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -124,6 +125,9 @@ class ViewerPeer:
         self.client_at: float | None = None
         self._stats_pending: asyncio.Future[None] | None = None
         self._stats_asked_at = 0.0
+        # The rtprtxsend webrtcbin makes when NACK is on: it counts the packets it resent
+        # (get-stats in GStreamer 1.22 has no retransmission figures).
+        self._rtx_senders: list[Any] = []
 
     # --- building -----------------------------------------------------------------
 
@@ -158,7 +162,9 @@ class ViewerPeer:
             transceiver = sink.get_property("transceiver")
             transceiver.set_property("direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
             if kind == "video":
-                transceiver.set_property("do-nack", True)
+                # NACK feedback and an RTX payload type in the offer (rtx/90000, apt=);
+                # webrtcbin then adds an rtprtxsend that resends from a short history.
+                transceiver.set_property("do-nack", self.media.nack)
                 # The viewer's PLI/FIR arrive as upstream force-key-unit events: take them
                 # here so requests from all viewers coalesce into one keyframe.
                 pad = queue.get_static_pad("sink")
@@ -189,11 +195,12 @@ class ViewerPeer:
         if not self._closed:
             self.loop.call_soon_threadsafe(func, *args)
 
-    @staticmethod
-    def _on_element_added_thread(_webrtc: Any, _bin: Any, element: Any) -> None:
+    def _on_element_added_thread(self, _webrtc: Any, _bin: Any, element: Any) -> None:
         """Tune the elements webrtcbin makes for the transport, before they run."""
         factory = element.get_factory()
         name = factory.get_name() if factory is not None else ""
+        if name == "rtprtxsend":
+            self._rtx_senders.append(element)
         if name == "dtlssrtpdec":
             # The DTLS connection already exists, made with GStreamer's certificate when
             # webrtcbin set its id: set the id again to remake it with the new certificate.
@@ -437,6 +444,10 @@ class ViewerPeer:
     def _on_stats_thread(self, promise: Any, pending: asyncio.Future[None]) -> None:
         reply = promise.get_reply()
         net = summarize(to_plain(reply)) if reply is not None else None
+        if net is not None and net.video is not None and self._rtx_senders:
+            resent = sum(int(e.get_property("num-rtx-packets")) for e in self._rtx_senders)
+            video = dataclasses.replace(net.video, retransmitted_packets=resent)
+            net = dataclasses.replace(net, video=video)
         self._call(self._on_stats, net, pending)
 
     def _on_stats(self, net: PeerNetStats | None, pending: asyncio.Future[None]) -> None:
@@ -546,6 +557,7 @@ class ViewerPeer:
         self._webrtc = None
         self._sink_pads.clear()
         self._queues.clear()
+        self._rtx_senders.clear()
 
 
 def set_limits(queue: Any, limits: dict[str, int]) -> None:

@@ -136,6 +136,9 @@ class SnapshotCollector(Collector):
                                 "Picture loss indications received.", ["viewer", "kind"]),
             "fir_count": family(CounterMetricFamily, "aether_viewer_firs_received",
                                 "Full intra requests received.", ["viewer", "kind"]),
+            "retransmitted_packets": family(CounterMetricFamily,
+                                            "aether_viewer_retransmitted_packets",
+                                            "Packets resent on NACK (RTX).", ["viewer", "kind"]),
         }  # fmt: skip
         per_viewer = {
             "bitrate_kbps": family(GaugeMetricFamily, "aether_viewer_sent_bytes_per_second",

@@ -68,6 +68,7 @@ class StreamStats:
     nack_count: int = 0  # NACKs received (the viewer asked for resends)
     pli_count: int = 0  # picture loss indications received
     fir_count: int = 0  # full intra requests received
+    retransmitted_packets: int = 0  # RTX packets resent on NACK (from rtprtxsend)
     # The highest RTP sequence number the receiver reported receiving (extended, from its
     # latest RTCP receiver report): it stops moving when the receiver is gone.
     highest_seq_reported: int | None = None
@@ -162,6 +163,7 @@ def _add(a: StreamStats | None, b: StreamStats) -> StreamStats:
         nack_count=a.nack_count + b.nack_count,
         pli_count=a.pli_count + b.pli_count,
         fir_count=a.fir_count + b.fir_count,
+        retransmitted_packets=a.retransmitted_packets + b.retransmitted_packets,
         highest_seq_reported=sum(highest) if highest else None,  # moves when either does
     )
 

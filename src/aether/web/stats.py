@@ -43,6 +43,7 @@ def stream_figures(stream: StreamStats | None, rate_bps: float | None) -> dict[s
         "nack_count": stream.nack_count,
         "pli_count": stream.pli_count,
         "fir_count": stream.fir_count,
+        "retransmitted_packets": stream.retransmitted_packets,
     }
 
 

@@ -65,7 +65,7 @@
         v.id, v.address, v.state, v.ice_state,
         v.candidate_type ? `${v.candidate_type.local} / ${v.candidate_type.remote}` : "–",
         show(v.connected_s), show(v.bitrate_kbps), show(v.rtt_ms, 1), show(video.packets_lost),
-        show(video.nack_count), show(video.pli_count), show(video.jitter_ms, 1),
+        show(video.nack_count), show(video.retransmitted_packets), show(video.pli_count), show(video.jitter_ms, 1),
         show(client.fps, 1), show(client.frames_dropped), show(v.estimated_latency_ms, 1),
         show(v.queue_overruns),
       ];
