@@ -375,7 +375,8 @@ class ViewerPeer:
         if state == "connected" and self.connected_at is None:
             self._open_gates()  # normally done already, on GStreamer's thread
             self.connected_at = time.monotonic()
-            self._count_rtcp()
+            if self.remote_offer is not None:  # WHEP: no socket tells when it is gone
+                self._count_rtcp()
             # A joining viewer gets a keyframe now, not at the next periodic one.
             self.media.request_keyframe(f"viewer {self.id} connected")
         self.observer.on_connection_state(state)
