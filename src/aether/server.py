@@ -108,7 +108,7 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
     if needs_generated_token(config):
         generated = (mint(Role.ADMIN),)
     access = AccessControl(config, generated)
-    viewers = Viewers(media, loop, config.max_viewers, config.stun)
+    viewers = Viewers(media, loop, config.max_viewers, config.ice)
     media.on_source_state = viewers.on_source_state
     viewers.start()
     runner = web.AppRunner(

@@ -21,6 +21,7 @@ from aether import gst
 from aether.errors import ProtocolError
 from aether.fanout.pipeline import VIEWER_PREFIX, Branch, MediaPipeline
 from aether.logsetup import viewer_log
+from aether.peers import ice
 from aether.peers.certificate import dtls_certificate_pem, dtls_fingerprint, with_fingerprint
 from aether.peers.sdp import announce_h264, candidate_is_plausible, check_answer
 from aether.signaling.protocol import ClientStats
@@ -71,14 +72,14 @@ class ViewerPeer:
         media: MediaPipeline,
         observer: PeerObserver,
         loop: asyncio.AbstractEventLoop,
-        stun: tuple[str, ...] = (),
+        ice_settings: ice.IceSettings | None = None,
     ) -> None:
         self.id = viewer_id
         self.log = viewer_log(log, viewer_id)  # every line about this viewer carries its id
         self.media = media
         self.observer = observer
         self.loop = loop
-        self.stun = stun
+        self.ice = ice_settings or ice.IceSettings()
         self.offer_sdp: str | None = None
         self.address = ""
         self.state = "new"
@@ -103,6 +104,7 @@ class ViewerPeer:
         self._offer_requested = False
         self._answered = False
         self._gathered = asyncio.Event()
+        self._udp_candidates = 0  # gathered so far; none in a pinned range: it is full
         self._closed = False
         # Statistics: webrtcbin's, fetched on demand; the browser's, as it reports them.
         self.ice_state = "new"  # webrtcbin's ice-connection-state, as last notified
@@ -120,8 +122,7 @@ class ViewerPeer:
         """Build the viewer's bin, link it into the running pipeline; the offer follows."""
         viewer_bin = Gst.Bin.new(VIEWER_PREFIX + self.id)
         webrtc = gst.make("webrtcbin", "webrtc", bundle_policy="max-bundle")
-        if self.stun:
-            webrtc.set_property("stun-server", self.stun[0].replace("stun:", "stun://", 1))
+        ice.configure(webrtc, self.ice)  # STUN, TURN, the UDP port range
         viewer_bin.add(webrtc)
         kinds = ["video", "audio"] if self.media.has_audio else ["video"]
         for kind in kinds:
@@ -225,8 +226,12 @@ class ViewerPeer:
         return Gst.PadProbeReturn.DROP
 
     def _on_gathering_thread(self, webrtc: Any, _pspec: Any) -> None:
-        if webrtc.get_property("ice-gathering-state").value_nick == "complete":
+        state = webrtc.get_property("ice-gathering-state").value_nick
+        if state == "complete":
             self.loop.call_soon_threadsafe(self._gathered.set)
+        elif state == "gathering" and self.ice.udp_ports is not None:
+            # A full range fails silently (no candidate; gathering may end or not): check.
+            self._call(self.loop.call_later, ice.PORT_WAIT, self._check_port)
 
     def _on_overrun_thread(self, _queue: Any) -> None:
         # Called for every packet while the queue is full: schedule at most one hand-over.
@@ -240,6 +245,7 @@ class ViewerPeer:
     # --- on the loop ------------------------------------------------------------------
 
     def _emit_candidate(self, mline: int, candidate: str) -> None:
+        self._udp_candidates += ice.is_udp(candidate)
         if not self._closed:
             self.observer.on_local_candidate(mline, candidate)
 
@@ -269,6 +275,10 @@ class ViewerPeer:
         local = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, message)
         self._webrtc.emit("set-local-description", local, None)
         self._call(self._offer_ready, text)
+
+    def _check_port(self) -> None:
+        if not self._udp_candidates:
+            self._fail(f"no free UDP port in {self.ice.udp_ports} (--udp-ports): all in use")
 
     def _offer_ready(self, sdp: str) -> None:
         if self._closed:
