@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 
 from aether.peers.ice import PortRange
 from tests.aiortc_viewer import SUBPROTOCOL, AiortcViewer
+from tests.e2e.test_churn import churn, settled
 from tests.helpers import ServerProcess, run_async
 
 pytestmark = pytest.mark.e2e
@@ -152,3 +154,35 @@ def test_candidates_and_sockets_stay_in_the_range_and_a_full_range_refuses_clean
     assert server.stop() == 0
     log = server.output()
     assert "CRITICAL" not in log, log[-3000:]
+
+
+def test_churn_in_a_pinned_range_leaves_nothing_behind() -> None:
+    """Viewers joining and leaving (cleanly, vanishing, never answering) in a pinned range:
+    every ICE agent is freed once (no GStreamer-CRITICAL from a double unref), no socket,
+    descriptor or element is left, and the ports stay in the range."""
+    churn_range = PortRange(40000, 40049)
+    with ServerProcess(
+        *SOURCE, "--udp-ports", str(churn_range), "--negotiation-timeout", "2"
+    ) as srv:
+        assert srv.proc is not None
+        pid = srv.proc.pid
+
+        async def scenario() -> tuple[Counter[str], dict[str, int], dict[str, int]]:
+            async with aiohttp.ClientSession() as http:
+                watcher = AiortcViewer(http, srv.ws_url)
+                await watcher.connect()
+                await churn(srv.ws_url, 30)  # warm-up: pools and arenas fill
+                baseline = await asyncio.to_thread(settled, srv, None)
+                outcomes = await churn(srv.ws_url, 60)
+                after = await asyncio.to_thread(settled, srv, baseline)
+                await all_receiving([watcher])
+                assert all(port in churn_range for port in udp_ports_held(pid))
+                await watcher.close()
+            return outcomes, baseline, after
+
+        outcomes, baseline, after = run_async(scenario(), timeout=300)
+        log = srv.output()
+    assert outcomes == {"clean": 20, "dropped": 20, "unanswered:timeout": 20}, outcomes
+    assert after["elements"] == baseline["elements"], (baseline, after)
+    assert after["fds"] <= baseline["fds"], (baseline, after)
+    assert "CRITICAL" not in log and "Traceback" not in log, log[-3000:]
