@@ -79,6 +79,13 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
     log.info("gstreamer %s initialised", gst.Gst.version_string())
     peer_warm_up()
     log.info("config: %s", config.summary())
+    ports = config.udp_ports
+    if ports is not None and ports.size < config.max_viewers + 1:  # + the spare peer
+        log.warning(
+            "udp_ports %s has %d ports: at most %d viewers fit, not max_viewers %d "
+            "(one port a viewer, one for the peer kept ready)",
+            ports, ports.size, ports.size - 1, config.max_viewers,
+        )  # fmt: skip
 
     media = media_for(config)
     media.build()
