@@ -9,9 +9,11 @@ allocated on that coturn. The TURN password never reaches the server's log.
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -176,3 +178,29 @@ def test_relay_only_without_a_turn_server_says_so(browser: Any) -> None:
             assert "no TURN server" in text, text
         finally:
             context.close()
+
+
+def doctor(*args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "aether", "doctor", "--source", "test", "--audio", "test",
+         "--stun", "none", "--port", str(free_port()), *args],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    return proc.stdout + proc.stderr
+
+
+def test_doctor_allocates_on_the_turn_server_and_names_refused_credentials(
+    coturn: Coturn,
+) -> None:
+    name = f"TURN turn://***@{TURN_HOST}:{coturn.port}"
+    good = doctor("--turn", turn_url(coturn.port))
+    assert re.search(rf"OK +{re.escape(name)} +credentials taken, relay at {TURN_HOST}:49", good)
+    wrong = turn_url(coturn.port).replace(quote(PASSWORD, safe=""), "not-the-password")
+    bad = doctor("--turn", wrong)
+    assert re.search(rf"WARN +{re.escape(name)} +credentials refused: 401", bad), bad
+    for out in (good, bad):
+        assert PASSWORD not in out and quote(PASSWORD, safe="") not in out
+        assert "not-the-password" not in out
+    # The allocation was released at once (a Refresh with lifetime 0), not left to expire.
+    log = coturn.log()
+    assert "lifetime=0" in log and "REFRESH processed, success" in log, log[-2000:]
