@@ -7,7 +7,8 @@ the machine):
 
 What it does:
 - Starts `aether serve --source test --audio test --width 1280 --height 720 --fps 30
-  --bitrate 4000` (or `--source x11` on a private Xvfb with --x11), with a log at warning.
+  --bitrate 4000` (or `--source x11` on a private Xvfb with --x11; more arguments with
+  --serve-args), with a log at warning.
 - Keeps `--viewers` light viewers connected for the whole run (libwebrtc in Node,
   bench/fanout_client/client.js: they count RTP without decoding it), and, unless
   `--churn 0`, one more viewer in its own process that is replaced every `--churn` seconds
@@ -29,6 +30,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import statistics
 import sys
 import time
@@ -118,6 +120,7 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
             *source,
             "--audio", "test", "--width", str(WIDTH), "--height", str(HEIGHT),
             "--fps", str(FPS), "--bitrate", str(BITRATE), "--max-viewers", "50",
+            *shlex.split(opts.serve_args),
             env={"AETHER_LOG": "warning"},
         )  # fmt: skip
         server.start()
@@ -193,6 +196,11 @@ def main() -> None:
         "--churn", type=float, default=30, help="seconds between replacing one viewer; 0: none"
     )
     parser.add_argument("--x11", action="store_true", help="capture a private Xvfb (x11 source)")
+    parser.add_argument(
+        "--serve-args",
+        default="",
+        help="more `aether serve` arguments, e.g. '--udp-ports 40000-40019'",
+    )
     opts = parser.parse_args()
     if not in_private_netns():
         raise SystemExit("run inside scripts/netns-run.sh: ICE gathers nothing on loopback")
