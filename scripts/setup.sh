@@ -16,8 +16,9 @@ RUNTIME_PKGS=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-nice gstreamer1.0-x
   gstreamer1.0-libav
 )
+# coturn: the TURN relay test runs its own turnserver (the package's service is not used).
 TEST_PKGS=(xvfb xauth x11-xserver-utils pulseaudio pulseaudio-utils chromium firefox-esr
-  iproute2 util-linux
+  iproute2 util-linux coturn
   # Janus for the --rtp-forward tests (each test runs its own instance, never janus.service)
   janus libjs-janus-gateway libjs-webrtc-adapter)
 

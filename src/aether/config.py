@@ -20,6 +20,7 @@ from aether.access.tokens import Token, parse_tokens
 from aether.configfile import FileValue
 from aether.errors import ConfigError
 from aether.logsetup import FORMATS, parse_filter
+from aether.peers.ice import IceSettings, PortRange, TurnServer, parse_port_range, parse_turn
 from aether.publish.targets import RtpTarget, parse_rtp_forward
 from aether.publish.whiphttp import mask_url, parse_bearer, parse_whip_url
 
@@ -67,6 +68,8 @@ class Config:
     keyframe_interval: float = 2.0
     audio_bitrate: int = 96
     stun: tuple[str, ...] = (DEFAULT_STUN,)
+    turn: tuple[TurnServer, ...] = ()
+    udp_ports: PortRange | None = None
     max_viewers: int = 100
     playout_delay: bool = True
     nack: bool = True
@@ -104,6 +107,10 @@ class Config:
     @property
     def tls(self) -> bool:
         return self.cert is not None
+
+    @property
+    def ice(self) -> IceSettings:
+        return IceSettings(stun=self.stun, turn=self.turn, udp_ports=self.udp_ports)
 
 
 # --- parsers: str -> value, raising ValueError with what is allowed -----------------------
@@ -277,6 +284,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("keyframe_interval", _float_in(0.1, 60), "seconds between keyframes", "SEC"),
     Setting("audio_bitrate", _int_in(6, 510), "Opus bitrate in kbit/s", "KBPS"),
     Setting("stun", parse_stun, "STUN server URLs, comma-separated, or 'none'", "URLS"),
+    Setting(
+        "turn",
+        parse_turn,
+        "TURN servers turn(s)://USER:PASS@HOST:PORT, comma-separated, or 'none'",
+        "URLS",
+        secret=True,
+    ),
+    Setting(
+        "udp_ports",
+        parse_port_range,
+        "UDP ports for WebRTC media, LOW-HIGH (at least max-viewers + 1), or 'any'",
+        "LOW-HIGH",
+    ),
     Setting("max_viewers", _int_in(1, 10_000), "most viewers at once", "N"),
     Setting(
         "playout_delay", parse_bool, "ask browsers to show frames at once (true/false)", "BOOL"

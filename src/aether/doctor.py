@@ -19,6 +19,7 @@ from aether import gst
 from aether.capture.base import AudioSource, VideoSource
 from aether.config import Config
 from aether.errors import AetherError
+from aether.peers.turncheck import TurnCheckError, allocate
 
 MIN_GSTREAMER = (1, 22)
 STUN_TIMEOUT_S = 2.0
@@ -240,11 +241,28 @@ def check_stun(config: Config) -> list[Check]:
     return checks
 
 
+def check_turn(config: Config) -> list[Check]:
+    """Allocate a relay on each --turn server with its credentials (then release it)."""
+    checks = []
+    for server in config.turn:  # str(server) masks the credentials
+        try:
+            relayed = allocate(server)
+        except TurnCheckError as exc:
+            status = "ok" if str(exc).startswith("only turn:") else "warn"
+            fix = "viewers that need a relay will not connect; check --turn and the TURN server"
+            detail = f"not checked: {exc}" if status == "ok" else str(exc)
+            checks.append(Check(f"TURN {server}", status, detail, fix))
+        else:
+            checks.append(Check(f"TURN {server}", "ok", f"credentials taken, relay at {relayed}"))
+    return checks
+
+
 def run_checks(config: Config) -> list[Check]:
     checks = [check_gstreamer(), check_plugins()]
     checks += check_encoders(config)
     checks += [check_video(config), check_audio(config), check_port(config)]
     checks += check_stun(config)
+    checks += check_turn(config)
     return checks
 
 

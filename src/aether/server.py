@@ -82,6 +82,13 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
     log.info("gstreamer %s initialised", gst.Gst.version_string())
     peer_warm_up()
     log.info("config: %s", config.summary())
+    ports = config.udp_ports
+    if ports is not None and ports.size < config.max_viewers + 1:  # + the spare peer
+        log.warning(
+            "udp_ports %s has %d ports: at most %d viewers fit, not max_viewers %d "
+            "(one port a viewer, one for the peer kept ready)",
+            ports, ports.size, ports.size - 1, config.max_viewers,
+        )  # fmt: skip
 
     media = media_for(config)
     media.build()
@@ -118,14 +125,14 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
     if needs_generated_token(config):
         generated = (mint(Role.ADMIN),)
     access = AccessControl(config, generated)
-    viewers = Viewers(media, loop, config.max_viewers, config.stun)
+    viewers = Viewers(media, loop, config.max_viewers, config.ice)
     media.on_source_state = viewers.on_source_state
     viewers.start()
     app = create_app(config, viewers, access, forwarding)
     publisher = None
     if config.whip_url:
         publisher = WhipPublisher(
-            media, loop, config.whip_url, token=config.whip_token, stun=config.stun
+            media, loop, config.whip_url, token=config.whip_token, ice=config.ice
         )
         app[PUBLISHER] = publisher
     runner = web.AppRunner(app, handle_signals=False, access_log=None)

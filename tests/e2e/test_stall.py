@@ -39,7 +39,7 @@ async def stall_one_of_two() -> dict[str, Any]:
     media = media_for(config)
     media.build()
     await media.start(loop)
-    viewers = Viewers(media, loop, config.max_viewers, config.stun)
+    viewers = Viewers(media, loop, config.max_viewers, config.ice)
     runner = web.AppRunner(create_app(config, viewers, AccessControl(config)))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", config.port).start()

@@ -31,7 +31,8 @@ def server() -> Iterator[ServerProcess]:
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[ServerProcess]:
     tokens = f"admin:{ADMIN},view:{VIEWER}"
-    with ServerProcess(*SOURCE, "--tokens", tokens, "--max-viewers", "1") as srv:
+    turn = "turn://whepuser:whep-turn-secret@127.0.0.1:3478"  # no server: only named
+    with ServerProcess(*SOURCE, "--tokens", tokens, "--max-viewers", "1", "--turn", turn) as srv:
         yield srv
 
 
@@ -174,8 +175,14 @@ def test_tokens_and_viewer_limit_apply_to_whep(guarded: ServerProcess) -> None:
             await anonymous.pc.close()
             async with http.options(guarded.url + "/whep") as r:  # preflights carry no token
                 assert r.status == 204
+                assert "whep-turn-secret" not in r.headers.get("Link", "")
             first = WhepClient(http, guarded.url + "/whep", VIEWER)
-            assert (await first.watch()).status == 201
+            created = await first.watch()
+            assert created.status == 201
+            # The TURN server and its credentials, for this authorized viewer (RFC 9725 4.6).
+            link = created.headers["Link"]
+            assert '<turn:127.0.0.1:3478>; rel="ice-server"; username="whepuser"' in link
+            assert 'credential="whep-turn-secret"; credential-type="password"' in link
             await first.wait_packets(video=10)
             second = WhepClient(http, guarded.url + "/whep", VIEWER)
             full = await second.watch()
@@ -190,3 +197,4 @@ def test_tokens_and_viewer_limit_apply_to_whep(guarded: ServerProcess) -> None:
 
     run_async(scenario())
     assert VIEWER not in guarded.output()
+    assert "whep-turn-secret" not in guarded.output()

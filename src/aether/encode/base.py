@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import copy
+import dataclasses
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aether import gst
+
+if TYPE_CHECKING:
+    from aether.config import Config
 
 
 class VideoEncoder(Protocol):
     name: str
+    config: Config
 
     def elements(self) -> list[Any]:
         """Elements from raw video (any format/size) to H.264 byte-stream, in order.
@@ -27,6 +33,14 @@ class VideoEncoder(Protocol):
     def set_bitrate(self, kbps: int) -> None:
         """Take a new target bitrate while running (after elements() made the encoder)."""
         ...
+
+
+def remade(encoder: VideoEncoder, **changes: Any) -> VideoEncoder:
+    """The same kind of encoder, with the element it chose at check(), for a changed
+    configuration (e.g. fps=30): its elements() makes new elements from that."""
+    fresh = copy.copy(encoder)
+    fresh.config = dataclasses.replace(encoder.config, **changes)
+    return fresh
 
 
 def raw_chain(width: int, height: int, video_format: str) -> list[Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from aether import gst
 from aether.capture.base import AudioSource, VideoSource
 from aether.config import Config
 from aether.encode import OpusEncoder, VideoEncoder
-from aether.errors import AetherError, ProtocolError, StartupError
+from aether.errors import AetherError, ConfigError, ProtocolError, StartupError
 from aether.fanout import playout, repayload
 from aether.h264 import H264Error, ProfileLevel, find_sps
 from aether.telemetry.frames import FrameMeter
@@ -333,7 +334,30 @@ class MediaPipeline:
         self._rebuilding = True
         self._loop.create_task(self._rebuild_encoder(replacement), name="encoder-rebuild")
 
-    async def _rebuild_encoder(self, encoder: VideoEncoder) -> None:
+    async def set_fps(self, fps: int, encoder: VideoEncoder) -> None:
+        """On the loop: change the frame rate while streaming, viewers staying connected.
+
+        The source's caps filter takes the new rate and the encode branch is rebuilt with
+        `encoder`, made for it (its keyframe interval and VBV buffer count frames), while
+        the source's frames are held. Raises ConfigError when it cannot be done now."""
+        caps_filter = next(
+            (e for e in self._source_elements if e.get_name() == "capture-caps"), None
+        )
+        if caps_filter is None or self.source_state != "live":
+            raise ConfigError("fps", fps, "unchanged while the video source is lost")
+        if self._rebuilding:
+            raise ConfigError("fps", fps, "unchanged while the encoder is being rebuilt")
+        # (Gst.Fraction needs gst-python's overrides: edit the caps as text instead.)
+        text = caps_filter.get_property("caps").to_string()
+        caps = gst.caps(re.sub(r"framerate=\(fraction\)[0-9/]+", f"framerate={fps}/1", text))
+        self._rebuilding = True
+        await self._rebuild_encoder(encoder, lambda: caps_filter.set_property("caps", caps))
+        self.fps = fps
+        self.meter.frame_ns = 1e9 / fps
+
+    async def _rebuild_encoder(
+        self, encoder: VideoEncoder, while_held: Callable[[], None] | None = None
+    ) -> None:
         loop = asyncio.get_running_loop()
         upstream = self._encoder_input.get_peer()
         hold: int | None = None
@@ -364,6 +388,8 @@ class MediaPipeline:
             self._encoder_elements = elements
             self._encoder_input = elements[0].get_static_pad("sink")
             self._encoder_pad = elements[-1].get_static_pad("src")
+            if while_held is not None:
+                while_held()
             if upstream is not None:
                 upstream.link(self._encoder_input)
             if downstream is not None:

@@ -10,6 +10,7 @@ import time
 from aether.errors import ProtocolError
 from aether.fanout.pipeline import MediaPipeline
 from aether.logsetup import viewer_log
+from aether.peers.ice import IceSettings, is_udp
 from aether.peers.offers import AnswerPlan
 from aether.peers.viewer import PeerObserver, ViewerPeer
 from aether.signaling.protocol import ClientStats
@@ -45,6 +46,12 @@ class PendingObserver:
     def failed(self) -> bool:
         return any(name == "on_failure" for name, _ in self.events)
 
+    @property
+    def has_udp_candidate(self) -> bool:
+        return any(
+            name == "on_local_candidate" and is_udp(str(args[1])) for name, args in self.events
+        )
+
     def replay(self, observer: PeerObserver) -> None:
         for name, args in self.events:
             getattr(observer, name)(*args)
@@ -56,12 +63,12 @@ class Viewers:
         media: MediaPipeline,
         loop: asyncio.AbstractEventLoop,
         max_viewers: int,
-        stun: tuple[str, ...],
+        ice: IceSettings,
     ) -> None:
         self.media = media
         self.loop = loop
         self.max_viewers = max_viewers
-        self.stun = stun
+        self.ice = ice
         self._peers: dict[str, ViewerPeer] = {}
         self._ids = itertools.count(1)
         self.total_admitted = 0
@@ -79,16 +86,23 @@ class Viewers:
     @property
     def spare_ready(self) -> bool:
         """A prepared peer waits, its offer made: the next viewer starts at once."""
-        return self._spare is not None and any(
-            name == "on_local_description" for name, _ in self._spare[1].events
+        return (
+            self._spare is not None
+            and self._usable(self._spare[1])
+            and any(name == "on_local_description" for name, _ in self._spare[1].events)
         )
+
+    def _usable(self, pending: PendingObserver) -> bool:
+        # With a pinned port range, a spare made while the range was full has no port (and
+        # will fail): a new peer may find one that a viewer has freed since.
+        return not pending.failed and (self.ice.udp_ports is None or pending.has_udp_candidate)
 
     def _make_spare(self) -> None:
         self._spare_timer = None
         if self._spare is not None or self._closing:
             return
         pending = PendingObserver()
-        peer = ViewerPeer(str(next(self._ids)), self.media, pending, self.loop, self.stun)
+        peer = ViewerPeer(str(next(self._ids)), self.media, pending, self.loop, self.ice)
         try:
             peer.start()
         except Exception:
@@ -129,11 +143,11 @@ class Viewers:
             raise ProtocolError("server-full", f"server full: {self.max_viewers} viewers watching")
         if offer is not None:
             peer = ViewerPeer(
-                str(next(self._ids)), self.media, observer, self.loop, self.stun, offer=offer
+                str(next(self._ids)), self.media, observer, self.loop, self.ice, offer=offer
             )
             return self._start(peer, address)
         spare, self._spare = self._spare, None
-        if spare is not None and not spare[1].failed:
+        if spare is not None and self._usable(spare[1]):
             peer, pending = spare
             peer.address = address
             peer.created_at = time.monotonic()
@@ -153,7 +167,7 @@ class Viewers:
                 task = self.loop.create_task(spare[0].close())
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-            peer = ViewerPeer(str(next(self._ids)), self.media, observer, self.loop, self.stun)
+            peer = ViewerPeer(str(next(self._ids)), self.media, observer, self.loop, self.ice)
             self._start(peer, address)
         self._schedule_spare()
         return peer

@@ -23,6 +23,7 @@ from aether.errors import PeerError, ProtocolError
 from aether.fanout.pipeline import VIEWER_PREFIX, Branch, MediaPipeline
 from aether.fanout.repayload import Numbering
 from aether.logsetup import viewer_log
+from aether.peers import ice
 from aether.peers.certificate import dtls_certificate_pem, dtls_fingerprint, with_fingerprint
 from aether.peers.offers import AnswerPlan
 from aether.peers.sdp import announce_h264, candidate_is_plausible, check_answer
@@ -75,7 +76,7 @@ class ViewerPeer:
         media: MediaPipeline,
         observer: PeerObserver,
         loop: asyncio.AbstractEventLoop,
-        stun: tuple[str, ...] = (),
+        ice_settings: ice.IceSettings | None = None,
         *,
         offer: tuple[str, AnswerPlan] | None = None,
     ) -> None:
@@ -84,7 +85,7 @@ class ViewerPeer:
         self.media = media
         self.observer = observer
         self.loop = loop
-        self.stun = stun
+        self.ice = ice_settings or ice.IceSettings()
         self.offer_sdp: str | None = None
         # A viewer that makes the offer itself (WHEP): we answer, numbering media its way.
         self.remote_offer = offer
@@ -115,6 +116,7 @@ class ViewerPeer:
         self._gathered = asyncio.Event()
         self._last_candidate_at = 0.0  # time.monotonic() of the latest local candidate
         self._tasks: set[asyncio.Task[None]] = set()
+        self._udp_candidates = 0  # gathered so far; none in a pinned range: it is full
         self._closed = False
         # Statistics: webrtcbin's, fetched on demand; the browser's, as it reports them.
         self.ice_state = "new"  # webrtcbin's ice-connection-state, as last notified
@@ -135,8 +137,7 @@ class ViewerPeer:
         """Build the viewer's bin, link it into the running pipeline; the offer follows."""
         viewer_bin = Gst.Bin.new(VIEWER_PREFIX + self.id)
         webrtc = gst.make("webrtcbin", "webrtc", bundle_policy="max-bundle")
-        if self.stun:
-            webrtc.set_property("stun-server", self.stun[0].replace("stun:", "stun://", 1))
+        ice.configure(webrtc, self.ice)  # STUN, TURN, the UDP port range
         viewer_bin.add(webrtc)
         kinds = ["video", "audio"] if self.media.has_audio else ["video"]
         numberings: dict[str, Numbering | None] = {}
@@ -249,8 +250,12 @@ class ViewerPeer:
         return Gst.PadProbeReturn.DROP
 
     def _on_gathering_thread(self, webrtc: Any, _pspec: Any) -> None:
-        if webrtc.get_property("ice-gathering-state").value_nick == "complete":
+        state = webrtc.get_property("ice-gathering-state").value_nick
+        if state == "complete":
             self.loop.call_soon_threadsafe(self._gathered.set)
+        elif state == "gathering" and self.ice.udp_ports is not None:
+            # A full range fails silently (no candidate; gathering may end or not): check.
+            self._call(self.loop.call_later, ice.PORT_WAIT, self._check_port)
 
     def _on_overrun_thread(self, _queue: Any) -> None:
         # Called for every packet while the queue is full: schedule at most one hand-over.
@@ -264,6 +269,7 @@ class ViewerPeer:
     # --- on the loop ------------------------------------------------------------------
 
     def _emit_candidate(self, mline: int, candidate: str) -> None:
+        self._udp_candidates += ice.is_udp(candidate)
         if not self._closed:
             self.observer.on_local_candidate(mline, candidate)
 
@@ -296,14 +302,15 @@ class ViewerPeer:
     async def _candidates_settled(self) -> None:
         """Wait until the answer can carry every candidate it will ever have.
 
-        With a STUN server, that is when gathering completes. Without, only host
+        With a STUN or TURN server, that is when gathering completes. Without, only host
         candidates exist and they all come at once (~20 ms), while libnice declares
         gathering complete ~200 ms later: a short quiet spell after the last one is enough.
         """
         give_up = time.monotonic() + GATHERING_GRACE
         while not self._gathered.is_set() and time.monotonic() < give_up:
             quiet = time.monotonic() - self._last_candidate_at
-            if not self.stun and self._last_candidate_at and quiet >= HOST_CANDIDATES_QUIET:
+            host_only = not (self.ice.stun or self.ice.turn)
+            if host_only and self._last_candidate_at and quiet >= HOST_CANDIDATES_QUIET:
                 return
             await asyncio.sleep(0.01)
 
@@ -360,6 +367,10 @@ class ViewerPeer:
         local = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, message)
         self._webrtc.emit("set-local-description", local, None)
         self._call(self._offer_ready, text)
+
+    def _check_port(self) -> None:
+        if not self._udp_candidates:
+            self._fail(f"no free UDP port in {self.ice.udp_ports} (--udp-ports): all in use")
 
     def _offer_ready(self, sdp: str) -> None:
         if self._closed:

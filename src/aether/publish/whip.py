@@ -25,6 +25,7 @@ import aiohttp
 
 from aether.errors import PeerError, ProtocolError, PublishError
 from aether.fanout.pipeline import MediaPipeline
+from aether.peers.ice import IceSettings
 from aether.peers.liveness import Liveness
 from aether.peers.viewer import ViewerPeer
 from aether.publish.whiphttp import (
@@ -58,14 +59,14 @@ class WhipPublisher:
         url: str,
         *,
         token: str | None = None,
-        stun: tuple[str, ...] = (),
+        ice: IceSettings | None = None,
         backoff: Backoff | None = None,
     ) -> None:
         self.media = media
         self.loop = loop
         self.url = url
         self._token = token  # never logged, never in /stats
-        self.stun = stun
+        self.ice = ice or IceSettings()  # STUN/TURN and the port range, as for viewers
         self.backoff = backoff or Backoff()
         self.state = "idle"  # connecting, publishing, waiting (to retry), stopped
         self.state_since = time.monotonic()
@@ -170,7 +171,7 @@ class WhipPublisher:
         self._connected.clear()
         self._ended.clear()
         self._set_state("connecting")
-        peer = ViewerPeer(f"{PEER_PREFIX}{next(self._ids)}", self.media, self, self.loop, self.stun)
+        peer = ViewerPeer(f"{PEER_PREFIX}{next(self._ids)}", self.media, self, self.loop, self.ice)
         self.peer = peer
         peer.start()
         offer = await peer.complete_offer(GATHER_TIMEOUT)

@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aether.errors import ProtocolError
+
+if TYPE_CHECKING:
+    from aether.peers.ice import TurnServer
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -202,5 +205,8 @@ def pong(ping_id: int | str | None) -> Message:
     return {"type": "pong", "id": ping_id}
 
 
-def ice_servers(stun: tuple[str, ...]) -> list[dict[str, Any]]:
-    return [{"urls": list(stun)}] if stun else []
+def ice_servers(stun: tuple[str, ...], turn: tuple[TurnServer, ...] = ()) -> list[dict[str, Any]]:
+    """The browser's RTCIceServer list: the STUN URLs, then each TURN server with its
+    credentials (the browser needs them to allocate a relay)."""
+    servers: list[dict[str, Any]] = [{"urls": list(stun)}] if stun else []
+    return servers + [server.browser() for server in turn]

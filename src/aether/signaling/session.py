@@ -102,7 +102,8 @@ class SignalingSession:
                 self.finish(exc.code)
                 return
             self._log.info("signaling from %s", self.address)
-            self.send(protocol.welcome(self.peer.id, protocol.ice_servers(self.viewers.stun)))
+            servers = protocol.ice_servers(self.viewers.ice.stun, self.viewers.ice.turn)
+            self.send(protocol.welcome(self.peer.id, servers))
             media = self.viewers.media
             if media.source_state == "lost":
                 self.send(protocol.source("lost", media.source_lost_reason))

@@ -114,7 +114,7 @@ def snapshot(request: web.Request) -> dict[str, Any]:
         "encoder": media.encoder.describe(),
         "width": config.width,
         "height": config.height,
-        "fps": config.fps,
+        "fps": media.fps,  # as set by --fps, or since by POST /encoder
         "fps_actual": _r(meter.current_fps()),
         "bitrate_kbps": media.target_bitrate or config.bitrate,
         "encoded_bitrate_kbps": _r(meter.current_bitrate() / 1000),

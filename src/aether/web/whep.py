@@ -138,9 +138,25 @@ def _error(status: int, text: str, **headers: str) -> web.Response:
     return web.Response(status=status, text=text + "\n", headers=headers)
 
 
-def _ice_links(request: web.Request) -> str:
-    stun = request.app[VIEWERS].stun
-    return ", ".join(f'<{url}>; rel="ice-server"' for url in stun)
+def _ice_links(request: web.Request, with_turn: bool = False) -> str:
+    """`Link` headers naming the ICE servers (RFC 9725 section 4.6): STUN always; TURN,
+    whose credentials they carry, only in an answer to an authorized POST."""
+    ice = request.app[VIEWERS].ice
+    links = [f'<{url}>; rel="ice-server"' for url in ice.stun]
+    for server in ice.turn if with_turn else ():
+        entry = server.browser()
+        user, secret = _quoted(entry["username"]), _quoted(entry["credential"])
+        links.extend(
+            f'<{url}>; rel="ice-server"; username={user}; credential={secret}; '
+            'credential-type="password"'
+            for url in entry["urls"]
+        )
+    return ", ".join(links)
+
+
+def _quoted(text: str) -> str:
+    """An HTTP quoted-string (RFC 9110 section 5.6.4)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 async def _read_body(request: web.Request, content_type: str) -> str | web.Response:
@@ -181,7 +197,7 @@ async def post_offer(request: web.Request) -> web.StreamResponse:
         "ETag": session.etag,
         "Accept-Patch": SDPFRAG,
     }
-    if links := _ice_links(request):
+    if links := _ice_links(request, with_turn=True):
         headers["Link"] = links
     return web.Response(status=201, text=answer, content_type=SDP, headers=headers)
 

@@ -37,6 +37,14 @@
     return fromHash || sessionStorage.getItem("aether-token");
   }
 
+  // #relay=1 in the URL (beside the token): media only through the TURN servers the server
+  // names (iceTransportPolicy "relay"), for networks that let nothing else through, or to
+  // check a TURN set-up (docs/deployment.md).
+  function relayOnly() {
+    const relay = new URLSearchParams(location.hash.slice(1)).get("relay");
+    return relay === "1" || relay === "true";
+  }
+
   function subprotocols() {
     const token = accessToken();
     return token ? ["aether.v1", `aether-token.${token}`] : ["aether.v1"];
@@ -162,7 +170,18 @@
         switch (msg.type) {
           case "welcome": {
             session.viewer = msg.viewer;
-            const peer = new RTCPeerConnection({ iceServers: msg.iceServers || [] });
+            const iceServers = msg.iceServers || [];
+            const relay = relayOnly();
+            const hasTurn = iceServers.some((s) => [].concat(s.urls).some((u) => /^turns?:/.test(u)));
+            if (relay && !hasTurn) {
+              denied = true; // retrying cannot help until the server names a TURN server
+              teardown();
+              setStatus("error", "relay only (#relay=1), but the server names no TURN server (--turn)");
+              return;
+            }
+            const peer = new RTCPeerConnection({
+              iceServers, iceTransportPolicy: relay ? "relay" : "all",
+            });
             session.pc = peer;
             peer.ontrack = (e) => {
               stream.addTrack(e.track);
