@@ -18,6 +18,7 @@ from prometheus_client.core import (
     SummaryMetricFamily,
 )
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
 
 VIEWER_STATES = ("new", "connecting", "connected", "disconnected", "failed", "closed")
@@ -220,5 +221,8 @@ def render(snap: dict[str, Any], accept: str = "") -> tuple[bytes, str]:
     """The snapshot in the exposition format the scraper asked for: (body, content type)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(snap))
+    # The standard process_* figures (resident memory, open descriptors, CPU), read from
+    # /proc at each scrape: what to watch for memory that does not stay steady.
+    ProcessCollector(registry=registry)
     encoder, content_type = choose_encoder(accept)
     return encoder(registry), content_type
