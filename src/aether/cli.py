@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import dataclasses
 import json
 import logging
@@ -15,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aether import __version__
+from aether import __version__, memory
 from aether.access.tokens import Role, mint, parse_expiry
 from aether.config import SETTINGS, Config, load_config_with_sources, redact_url
 from aether.configfile import config_path_hint, find_config_file, read_config_file
@@ -161,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging("warn", config.log_format)  # the report is the output
         return examine(args.command, config, as_json=args.json)
     setup_logging(config.log, config.log_format)
-    limit_malloc_arenas()
+    memory.limit_arenas()
     try:
         known = {s.field for s in SETTINGS}
 
@@ -223,24 +222,6 @@ def show_config(config: Config, sources: dict[str, str], path: Any, as_json: boo
         shown = (",".join(value) or "none") if isinstance(value, list) else value
         lines.append(f"{r['setting']:{width}} = {shown}    # {r['from']}")
     return "\n".join(lines)
-
-
-MALLOC_ARENAS = 4
-
-
-def limit_malloc_arenas() -> None:
-    """Fewer glibc malloc arenas than the default 8 per core. Each of GStreamer's many
-    short-lived threads (one pair per viewer) may otherwise open an arena, and memory
-    freed in one is not reused by another: RSS then creeps up under viewer churn
-    (measured: +8 MB per 300 joins at the default, +1-3 MB with 2-4 arenas, with no
-    CPU difference at 25 viewers). MALLOC_ARENA_MAX in the environment still wins."""
-    if "MALLOC_ARENA_MAX" in os.environ:
-        return
-    try:
-        libc = ctypes.CDLL(None)
-        libc.mallopt(-8, MALLOC_ARENAS)  # M_ARENA_MAX
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def examine(command: str, config: Config, as_json: bool) -> int:

@@ -7,6 +7,7 @@ import itertools
 import logging
 import time
 
+from aether import memory
 from aether.errors import ProtocolError
 from aether.fanout.pipeline import MediaPipeline
 from aether.logsetup import viewer_log
@@ -189,6 +190,8 @@ class Viewers:
             return
         await peer.close()
         viewer_log(log, peer.id).info("removed (%d watching)", len(self._peers))
+        # Its bin, sockets and threads are gone; hand the freed heap back (docs/performance.md).
+        await self.loop.run_in_executor(None, memory.trim)
 
     def estimated_latency_ms(self, peer: ViewerPeer) -> float | None:
         """The browser's estimate (network, jitter buffer, decode) plus our encode time.
