@@ -59,6 +59,17 @@ def in_private_netns() -> bool:
     return any(line.split()[1] != "lo" for line in out.splitlines() if line.strip())
 
 
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """SIGTERM a child process we started, wait for it, SIGKILL it if it will not end."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class ServerProcess:
     """`aether serve` as a child process with its output captured to a file."""
 
@@ -130,13 +141,7 @@ class ServerProcess:
 
     def stop(self, timeout: float = 15.0) -> int:
         assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout)
         self.log.close()
         return self.proc.returncode
 

@@ -16,7 +16,6 @@ import http.server
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -26,7 +25,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import free_port
+from tests.helpers import free_port, stop_process
 
 JANUS = "/usr/bin/janus"
 LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
@@ -230,13 +229,8 @@ class JanusProcess:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc, timeout)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> JanusProcess:

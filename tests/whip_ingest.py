@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -26,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from tests.helpers import ROOT, free_port
+from tests.helpers import ROOT, free_port, stop_process
 
 JANUS = "/usr/bin/janus"
 JANUS_LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
@@ -234,13 +233,8 @@ class Ingest:
 
     def stop(self) -> None:
         for proc in (self.whip, self.janus):
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            if proc is not None:
+                stop_process(proc, 10)
         self.whip = self.janus = None
         for handle in self._logs:
             handle.close()

@@ -24,7 +24,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.e2e.conftest import decoded, wait_for
-from tests.helpers import ServerProcess, free_port
+from tests.helpers import ServerProcess, free_port, stop_process
 
 pytestmark = pytest.mark.e2e
 
@@ -106,13 +106,7 @@ class Coturn:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 10)
 
 
 @pytest.fixture
