@@ -4,7 +4,7 @@
 // counting the RTP it receives with getStats, without decoding it.
 //
 //   node client.js --url ws://127.0.0.1:PORT/signal [--mode aether|aiortc|native]
-//                  [--concurrency 4] [--no-keyframe-requests]
+//                  [--concurrency 4] [--no-keyframe-requests] [--token SECRET]
 //
 // Control on stdin, one JSON object a line:
 //   {"cmd": "add", "count": N}   connect N more viewers (at most --concurrency negotiating)
@@ -42,6 +42,7 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--url') opts.url = argv[++i];
+    else if (arg === '--token') opts.token = argv[++i];
     else if (arg === '--mode') opts.mode = argv[++i];
     else if (arg === '--concurrency') opts.concurrency = Number(argv[++i]);
     else if (arg === '--video-as') opts.videoAs = argv[++i];
@@ -204,7 +205,9 @@ class Viewer {
       this.resolveSettled = resolve;
     });
     this.timer = setTimeout(() => this.fail('negotiation timeout (client)'), NEGOTIATION_TIMEOUT_MS);
-    this.ws = new WebSocket(opts.url, ['aether.v1']);
+    // A token rides as a subprotocol, as the player sends it (browsers cannot set headers).
+    const protocols = opts.token ? ['aether.v1', `aether-token.${opts.token}`] : ['aether.v1'];
+    this.ws = new WebSocket(opts.url, protocols);
     this.ws.on('message', (data) => this.onMessage(data).catch((err) => this.fail(String(err))));
     this.ws.on('error', (err) => this.fail(`websocket: ${err.message}`));
     this.ws.on('close', () => {

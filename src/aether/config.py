@@ -65,6 +65,9 @@ class Config:
     height: int = 1080
     fps: int = 60
     bitrate: int = 8000
+    min_bitrate: int = 300  # the default is capped at bitrate (see floor_bitrate)
+    tiers: int = 1
+    adapt: bool = True
     keyframe_interval: float = 2.0
     audio_bitrate: int = 96
     stun: tuple[str, ...] = (DEFAULT_STUN,)
@@ -103,6 +106,11 @@ class Config:
                 value = setting.mask(value)
             parts.append(f"{f.name}={value}")
         return " ".join(parts)
+
+    @property
+    def floor_bitrate(self) -> int:
+        """The lowest bitrate adaptation may set, kbit/s."""
+        return min(self.min_bitrate, self.bitrate)
 
     @property
     def tls(self) -> bool:
@@ -281,6 +289,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("height", _int_in(16, 4320), "output height in pixels", "PX"),
     Setting("fps", _int_in(1, 240), "output frames per second", "FPS"),
     Setting("bitrate", _int_in(100, 100_000), "video bitrate in kbit/s", "KBPS"),
+    Setting(
+        "min_bitrate",
+        _int_in(100, 100_000),
+        "lowest video bitrate adaptation may go to, kbit/s (no higher than --bitrate)",
+        "KBPS",
+    ),
+    Setting(
+        "tiers",
+        _int_in(1, 3),
+        "shared encodes: 1 (one), 2 (+ half size), 3 (+ quarter size); each viewer takes "
+        "the one its bandwidth estimate allows",
+        "N",
+    ),
+    Setting(
+        "adapt",
+        parse_bool,
+        "follow each viewer's bandwidth estimate: tier switches and the top encode's "
+        "bitrate (true/false)",
+        "BOOL",
+    ),
     Setting("keyframe_interval", _float_in(0.1, 60), "seconds between keyframes", "SEC"),
     Setting("audio_bitrate", _int_in(6, 510), "Opus bitrate in kbit/s", "KBPS"),
     Setting("stun", parse_stun, "STUN server URLs, comma-separated, or 'none'", "URLS"),
@@ -404,6 +432,12 @@ def load_config_with_sources(
     if "whip_token" in values and "whip_url" not in values:
         raise ConfigError("whip_token", "***", "only with whip_url (the ingest it is for)")
     config = Config(**values)
+    if "min_bitrate" in values and config.min_bitrate > config.bitrate:
+        raise ConfigError(
+            "min_bitrate", str(config.min_bitrate), f"at most bitrate ({config.bitrate} kbit/s)"
+        )
+    if config.tiers > 1 and config.encoder == "copy":
+        raise ConfigError("tiers", str(config.tiers), "1 with --encoder copy (nothing to scale)")
     if config.width % 2 or config.height % 2:
         raise ConfigError(
             "width/height", f"{config.width}x{config.height}", "even numbers (H.264 4:2:0)"

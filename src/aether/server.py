@@ -19,6 +19,7 @@ from aether.config import Config
 from aether.encode.x264 import X264Encoder
 from aether.errors import StartupError
 from aether.fanout.pipeline import MediaPipeline, media_for
+from aether.peers.adapt import Adapter
 from aether.peers.registry import Viewers
 from aether.peers.viewer import warm_up as peer_warm_up
 from aether.publish.rtpforward import RtpForwarding
@@ -27,7 +28,7 @@ from aether.service.notify import notify, watchdog_interval
 from aether.service.reload import reload
 from aether.web.access import AccessControl, needs_generated_token
 from aether.web.app import create_app
-from aether.web.keys import PUBLISHER
+from aether.web.keys import ADAPTER, PUBLISHER
 from aether.web.probes import probe
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,9 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
     media.on_source_state = viewers.on_source_state
     viewers.start()
     app = create_app(config, viewers, access, forwarding)
+    adapter = Adapter(media, viewers, config.floor_bitrate) if config.adapt else None
+    if adapter is not None:
+        app[ADAPTER] = adapter
     publisher = None
     if config.whip_url:
         publisher = WhipPublisher(
@@ -182,9 +186,12 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
         publisher.start()
     notify(f"READY=1\nSTATUS=serving on {url}")
     heartbeat = asyncio.create_task(_heartbeat(media), name="sd-watchdog")
+    adapting = asyncio.create_task(adapter.run(), name="adaptation") if adapter else None
     await stop.wait()
     notify("STOPPING=1")
     heartbeat.cancel()
+    if adapting is not None:
+        adapting.cancel()
     log.info("shutting down: %d viewer(s) to close", len(viewers))
     if publisher is not None:
         await publisher.stop()  # DELETEs the WHIP session

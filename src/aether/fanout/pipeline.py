@@ -6,6 +6,10 @@
 Each viewer is a Gst.Bin (see peers/viewer.py) with ghost pads `video` and `audio`, linked
 to request pads of the tees. Nothing in Python touches the per-packet path.
 
+With quality tiers (--tiers 2 or 3, fanout/tiers.py) the source feeds a raw tee, each tier
+is an encode branch of its own ending in `video-tee-N`, and a viewer bin has one more
+ghost pad per tier (`video_1`, `video_2`) linked to those tees.
+
 GStreamer calls back on its own threads; everything here that reaches asyncio goes through
 `loop.call_soon_threadsafe`.
 """
@@ -27,6 +31,7 @@ from aether.config import Config
 from aether.encode import OpusEncoder, VideoEncoder
 from aether.errors import AetherError, ConfigError, ProtocolError, StartupError
 from aether.fanout import playout, repayload
+from aether.fanout.tiers import Tier
 from aether.h264 import H264Error, ProfileLevel, find_sps
 from aether.telemetry.frames import FrameMeter
 
@@ -72,6 +77,7 @@ class MediaPipeline:
         fps: int = 30,
         playout_delay: bool = True,
         nack: bool = True,
+        tiers: list[Tier] | None = None,
     ) -> None:
         self.fps = fps
         self.playout_delay = playout_delay
@@ -119,6 +125,14 @@ class MediaPipeline:
         self._rebuilding = False
         self._groups: dict[repayload.Numbering, repayload.Group] = {}  # WHEP viewers' numberings
         self._groups_lock = threading.Lock()
+        # Quality tiers: [0] is the encode above; the others are branches of their own.
+        self.tiers: list[Tier] = tiers or [Tier(0, 0, 0, self.target_bitrate or 0)]
+        self.tier_encoders: dict[int, VideoEncoder] = {}  # lower tiers' encoders
+        self.tiers_down: set[int] = set()  # lower tiers whose encode failed
+        self._tier_bins: dict[int, Any] = {}
+        self._tier_pads: dict[int, Any] = {}  # where keyframe requests for a tier go
+        self._tier_keyframe_at: dict[int, float] = {}
+        self._source_sink: Any = None  # the pad the video source links to
 
     # --- construction ---------------------------------------------------------------
 
@@ -126,8 +140,11 @@ class MediaPipeline:
         pipeline = Gst.Pipeline.new("aether")
         encoder_elements = self.encoder.elements()
         self._source_elements = self.video.elements()
+        tiered = len(self.tiers) > 1
+        head = [gst.make("tee", "raw-tee"), _tier_queue("tier-0-queue")] if tiered else []
         video_chain = [
             *self._source_elements,
+            *head,
             *encoder_elements,
             gst.make(
                 "rtph264pay",
@@ -137,24 +154,19 @@ class MediaPipeline:
                 aggregate_mode="zero-latency",
                 mtu=RTP_MTU,
             ),
-            gst.make(
-                "capsfilter",
-                "video-rtp-caps",
-                caps=gst.caps(
-                    f"application/x-rtp,media=video,encoding-name=H264,payload={VIDEO_PT},"
-                    "clock-rate=90000,rtcp-fb-nack-pli=(boolean)true,"
-                    "rtcp-fb-ccm-fir=(boolean)true"
-                ),
-            ),
+            gst.make("capsfilter", "video-rtp-caps", caps=self._video_rtp_caps()),
             gst.make("tee", "video-tee", allow_not_linked=True),
         ]
         self._add_chain(pipeline, video_chain)
         self._encoder_elements = encoder_elements
         self._encoder_pad = encoder_elements[-1].get_static_pad("src")
         self._encoder_input = encoder_elements[0].get_static_pad("sink")
+        self._source_sink = head[0].get_static_pad("sink") if tiered else self._encoder_input
         playout.install(
             payloader=video_chain[-3], rtp_caps=video_chain[-2], playout_delay=self.playout_delay
         )
+        for tier in self.tiers[1:]:
+            self._add_tier(pipeline, head[0], tier)
 
         audio_elements = self.audio.elements()
         self.has_audio = bool(audio_elements)
@@ -175,6 +187,41 @@ class MediaPipeline:
             ]
             self._add_chain(pipeline, audio_chain)
         self.pipeline = pipeline
+
+    def _add_tier(self, pipeline: Any, raw_tee: Any, tier: Tier) -> None:
+        """A lower tier: raw-tee -> [bin tier-N: queue, encoder at the tier's size and
+        bitrate, payloader] -> video-tee-N. Its packets carry the same header extensions
+        as the top tier's, so a viewer can move between them."""
+        from aether.encode.base import remade
+
+        encoder = remade(self.encoder, width=tier.width, height=tier.height, bitrate=tier.bitrate)
+        encoder_elements = encoder.elements()
+        payloader = gst.make("rtph264pay", "pay", pt=VIDEO_PT, config_interval=-1,
+                             aggregate_mode="zero-latency", mtu=RTP_MTU)  # fmt: skip
+        rtp_caps = gst.make("capsfilter", "rtp-caps", caps=self._video_rtp_caps())
+        chain = [_tier_queue("queue"), *encoder_elements, payloader, rtp_caps]
+        tier_bin = Gst.Bin.new(f"tier-{tier.index}")
+        for element in chain:
+            tier_bin.add(element)
+        gst.link_many(*chain)
+        playout.install(payloader=payloader, rtp_caps=rtp_caps, playout_delay=self.playout_delay)
+        tier_bin.add_pad(Gst.GhostPad.new("sink", chain[0].get_static_pad("sink")))
+        tier_bin.add_pad(Gst.GhostPad.new("src", rtp_caps.get_static_pad("src")))
+        tee = gst.make("tee", f"video-tee-{tier.index}", allow_not_linked=True)
+        pipeline.add(tier_bin)
+        pipeline.add(tee)
+        raw_tee.request_pad_simple("src_%u").link(tier_bin.get_static_pad("sink"))
+        tier_bin.link(tee)
+        self.tier_encoders[tier.index] = encoder
+        self._tier_bins[tier.index] = tier_bin
+        self._tier_pads[tier.index] = encoder_elements[-1].get_static_pad("src")
+
+    @staticmethod
+    def _video_rtp_caps() -> Any:
+        return gst.caps(
+            f"application/x-rtp,media=video,encoding-name=H264,payload={VIDEO_PT},"
+            "clock-rate=90000,rtcp-fb-nack-pli=(boolean)true,rtcp-fb-ccm-fir=(boolean)true"
+        )
 
     @staticmethod
     def _add_chain(pipeline: Any, chain: list[Any]) -> None:
@@ -386,6 +433,8 @@ class MediaPipeline:
                 self.pipeline.add(element)
             gst.link_many(*elements)
             self._encoder_elements = elements
+            if self._source_sink is self._encoder_input:
+                self._source_sink = elements[0].get_static_pad("sink")
             self._encoder_input = elements[0].get_static_pad("sink")
             self._encoder_pad = elements[-1].get_static_pad("src")
             if while_held is not None:
@@ -408,9 +457,9 @@ class MediaPipeline:
         """Unlink the current source from the encoder and take it out of the pipeline;
         stop it, or abandon it when its thread is parked or does not stop in time."""
         dead, self._source_elements = self._source_elements, []
-        peer = self._encoder_input.get_peer()
+        peer = self._source_sink.get_peer()
         if peer is not None:
-            peer.unlink(self._encoder_input)
+            peer.unlink(self._source_sink)
         for element in dead:
             self.pipeline.remove(element)
         if not parked:
@@ -447,7 +496,7 @@ class MediaPipeline:
                 now = clock.get_time() - self.pipeline.get_base_time() if clock else 0
                 elements[0].get_static_pad("src").set_offset(now)
             gst.link_many(*elements)
-            elements[-1].get_static_pad("src").link(self._encoder_input)
+            elements[-1].get_static_pad("src").link(self._source_sink)
             for element in elements:
                 element.sync_state_with_parent()
             self._source_elements = elements
@@ -512,6 +561,8 @@ class MediaPipeline:
                 self.source_lost(f"{message.src.get_name()}: {err.message}")
             elif _within(message.src, self._encoder_elements):
                 self.encoder_failed(f"{message.src.get_name()}: {err.message}")
+            elif (tier := self._tier_of(message.src)) is not None:
+                self.tier_failed(tier, f"{message.src.get_name()}: {err.message}")
             else:
                 log.error("pipeline error from %s: %s", message.src.get_name(), err.message)
                 self.on_fatal(f"{message.src.get_name()}: {err.message}")
@@ -520,6 +571,21 @@ class MediaPipeline:
             log.warning("pipeline warning from %s: %s", message.src.get_name(), warn.message)
         elif kind == Gst.MessageType.LATENCY:
             self.pipeline.recalculate_latency()
+
+    def _tier_of(self, element: Any) -> int | None:
+        return next((i for i, b in self._tier_bins.items() if _within(element, [b])), None)
+
+    def tier_failed(self, tier: int, reason: str) -> None:
+        """On the loop: a lower tier's encode failed. Its branch is stopped and no viewer
+        is sent to it any more (peers/adapt.py moves its viewers to the top tier)."""
+        if tier in self.tiers_down:
+            return
+        log.error("tier %d failed (%s); its viewers go to tier 0", tier, reason)
+        self.tiers_down.add(tier)
+        self._tier_bins[tier].get_static_pad("sink").get_peer().add_probe(
+            Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST,
+            lambda _pad, _info: Gst.PadProbeReturn.DROP,
+        )
 
     def element_count(self) -> int:
         """Elements in the pipeline, viewer bins' contents included (a leak shows here)."""
@@ -537,16 +603,24 @@ class MediaPipeline:
 
     # --- viewers ----------------------------------------------------------------------
 
+    def _our_numbering(self, kind: str) -> repayload.Numbering:
+        if kind == "video":
+            playout_id = playout.EXTENSION_ID if self.playout_delay else None
+            return repayload.Numbering(kind, VIDEO_PT, playout_id, playout.CAPTURE_TIME_ID)
+        return repayload.Numbering(kind, AUDIO_PT)
+
+    def tiers_for(self, numbering: repayload.Numbering | None) -> int:
+        """How many tiers a viewer numbering video this way can move between: all of
+        them with our numbering; only the top one through a payload group."""
+        if numbering is None or numbering == self._our_numbering("video"):
+            return len(self.tiers)
+        return 1
+
     def _tee_for(self, numbering: repayload.Numbering | None, kind: str) -> Any:
         """The tee that carries `kind` numbered as a viewer asked: the shared one when the
         numbering is ours (or None), else a payload group's, made on first use. Call with
         _groups_lock held."""
-        if kind == "video":
-            playout_id = playout.EXTENSION_ID if self.playout_delay else None
-            ours = repayload.Numbering(kind, VIDEO_PT, playout_id, playout.CAPTURE_TIME_ID)
-        else:
-            ours = repayload.Numbering(kind, AUDIO_PT)
-        if numbering is None or numbering == ours:
+        if numbering is None or numbering == self._our_numbering(kind):
             return self.pipeline.get_by_name(f"{kind}-tee")
         if numbering not in self._groups:
             if len(self._groups) >= repayload.MAX_GROUPS:
@@ -578,11 +652,14 @@ class MediaPipeline:
             self.pipeline.add(viewer_bin)
             viewer_bin.sync_state_with_parent()
             branch = Branch(viewer_bin)
-            for kind, tee in tees.items():
-                if viewer_bin.get_static_pad(kind) is None:
-                    continue  # a viewer that takes no audio
+            links = [(kind, tee) for kind, tee in tees.items()]
+            links += [(f"video_{i}", self.pipeline.get_by_name(f"video-tee-{i}"))
+                      for i in self._tier_bins]  # fmt: skip
+            for pad_name, tee in links:
+                if viewer_bin.get_static_pad(pad_name) is None:
+                    continue  # a viewer that takes no audio, or only the top tier
                 tee_pad = tee.request_pad_simple("src_%u")
-                result = tee_pad.link(viewer_bin.get_static_pad(kind))
+                result = tee_pad.link(viewer_bin.get_static_pad(pad_name))
                 if result != Gst.PadLinkReturn.OK:
                     raise RuntimeError(
                         f"cannot link {tee.get_name()} to viewer: {result.value_nick}"
@@ -626,11 +703,14 @@ class MediaPipeline:
             element = element.get_parent()
         return None
 
-    def request_keyframe(self, reason: str) -> bool:
-        """Ask the encoder for a keyframe; requests within KEYFRAME_MIN_INTERVAL coalesce.
+    def request_keyframe(self, reason: str, tier: int = 0) -> bool:
+        """Ask the encoder (of `tier`) for a keyframe; requests within
+        KEYFRAME_MIN_INTERVAL coalesce.
 
         Thread-safe. Returns True when a request went to the encoder.
         """
+        if tier:
+            return self._request_tier_keyframe(tier, reason)
         with self._keyframe_lock:
             self.keyframes_requested += 1
             now = time.monotonic()
@@ -642,11 +722,30 @@ class MediaPipeline:
         event = GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0)
         return bool(self._encoder_pad.send_event(event))
 
+    def _request_tier_keyframe(self, tier: int, reason: str) -> bool:
+        with self._keyframe_lock:
+            now = time.monotonic()
+            last = self._tier_keyframe_at.get(tier, -KEYFRAME_MIN_INTERVAL)
+            if now - last < KEYFRAME_MIN_INTERVAL:
+                return False
+            self._tier_keyframe_at[tier] = now
+        log.debug("tier %d keyframe requested (%s)", tier, reason)
+        event = GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0)
+        return bool(self._tier_pads[tier].send_event(event))
+
+    def set_tier_bitrate(self, tier: int, kbps: int) -> None:
+        """The running encoder of `tier` takes a new bitrate (0: the top tier's)."""
+        if tier == 0:
+            self.encoder.set_bitrate(kbps)
+        else:
+            self.tier_encoders[tier].set_bitrate(kbps)
+
 
 def media_for(config: Config, encoder: VideoEncoder | None = None) -> MediaPipeline:
     """The pipeline for a configuration: its sources, its (checked) encoder, Opus."""
     from aether.capture import resolve_audio, resolve_video
     from aether.encode import resolve_encoder
+    from aether.fanout import tiers
 
     return MediaPipeline(
         resolve_video(config),
@@ -656,6 +755,9 @@ def media_for(config: Config, encoder: VideoEncoder | None = None) -> MediaPipel
         fps=config.fps,
         playout_delay=config.playout_delay,
         nack=config.nack,
+        tiers=tiers.plan(
+            config.width, config.height, config.bitrate, config.tiers, config.floor_bitrate
+        ),
     )
 
 
@@ -683,6 +785,13 @@ def _unlink_when_idle(tee: Any, tee_pad: Any, what: str) -> None:
     tee_pad.add_probe(Gst.PadProbeType.IDLE, unlink)
     if not done.wait(timeout=2.0):
         log.warning("tee pad of %s never went idle; removing anyway", what)
+
+
+def _tier_queue(name: str) -> Any:
+    """Raw frames into one tier's encoder: a slow encoder loses frames, never holds the
+    capture (or the other tiers) back."""
+    return gst.make("queue", name, leaky="downstream", max_size_buffers=2,
+                    max_size_bytes=0, max_size_time=0)  # fmt: skip
 
 
 def _set_null(elements: list[Any]) -> None:

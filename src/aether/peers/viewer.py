@@ -22,6 +22,7 @@ from aether import gst
 from aether.errors import PeerError, ProtocolError
 from aether.fanout.pipeline import VIEWER_PREFIX, Branch, MediaPipeline
 from aether.fanout.repayload import Numbering
+from aether.fanout.selector import TierSelector
 from aether.logsetup import viewer_log
 from aether.peers import ice
 from aether.peers.certificate import dtls_certificate_pem, dtls_fingerprint, with_fingerprint
@@ -130,6 +131,10 @@ class ViewerPeer:
         # The rtprtxsend webrtcbin makes when NACK is on: it counts the packets it resent
         # (get-stats in GStreamer 1.22 has no retransmission figures).
         self._rtx_senders: list[Any] = []
+        # Quality tiers (--tiers): which one this viewer receives, and since when.
+        self.selector: TierSelector | None = None
+        self.tier_since = time.monotonic()
+        self.estimate_kbps: float | None = None  # its bandwidth estimate (peers/adapt.py)
 
     # --- building -----------------------------------------------------------------
 
@@ -174,7 +179,14 @@ class ViewerPeer:
                 )
                 self._probes.append((pad, probe))
             queue.get_static_pad("src").link(sink)
-            viewer_bin.add_pad(Gst.GhostPad.new(kind, queue.get_static_pad("sink")))
+            tiers = self.media.tiers_for(numberings.get(kind)) if kind == "video" else 1
+            if tiers > 1:  # the tiers' valves and rtpmux in front of the queue
+                self.selector = TierSelector(
+                    viewer_bin, tiers, self._keyframe_for_tier, self._on_switched_thread
+                )
+                self.selector.src.link(queue.get_static_pad("sink"))
+            else:
+                viewer_bin.add_pad(Gst.GhostPad.new(kind, queue.get_static_pad("sink")))
             self._connect(queue, "overrun", self._on_overrun_thread)
             self._connect(sink, "notify::caps", self._on_caps_thread)
             self._sink_pads.append(sink)
@@ -186,6 +198,26 @@ class ViewerPeer:
         self._webrtc = webrtc
         self._branch = self.media.attach(viewer_bin, numberings)
         self._maybe_offer()
+
+    @property
+    def tier(self) -> int:
+        """The quality tier this viewer receives (0: the top one)."""
+        return self.selector.current if self.selector is not None else 0
+
+    def _keyframe_for_tier(self, tier: int, reason: str) -> None:
+        self.media.request_keyframe(f"viewer {self.id}: {reason}", tier)
+
+    def _on_switched_thread(self, old: int, new: int) -> None:
+        self._call(self._on_switched, old, new)
+
+    def _on_switched(self, old: int, new: int) -> None:
+        self.tier_since = time.monotonic()
+        self.log.info("now on tier %d (was %d)", new, old)
+
+    def switch_tier(self, tier: int, reason: str) -> None:
+        """Move to `tier` at its next keyframe (loop thread)."""
+        if self.selector is not None and not self._closed:
+            self.selector.switch(tier, reason)
 
     def _connect(self, obj: Any, signal: str, handler: Any) -> None:
         self._handlers.append((obj, obj.connect(signal, handler)))
@@ -246,7 +278,7 @@ class ViewerPeer:
         if not GstVideo.video_event_is_force_key_unit(info.get_event()):
             return Gst.PadProbeReturn.OK
         self.keyframe_requests += 1
-        self.media.request_keyframe(f"viewer {self.id} asked (PLI/FIR)")
+        self.media.request_keyframe(f"viewer {self.id} asked (PLI/FIR)", self.tier)
         return Gst.PadProbeReturn.DROP
 
     def _on_gathering_thread(self, webrtc: Any, _pspec: Any) -> None:
@@ -389,7 +421,7 @@ class ViewerPeer:
             if self.remote_offer is not None:  # WHEP: no socket tells when it is gone
                 self._count_rtcp()
             # A joining viewer gets a keyframe now, not at the next periodic one.
-            self.media.request_keyframe(f"viewer {self.id} connected")
+            self.media.request_keyframe(f"viewer {self.id} connected", self.tier)
         self.observer.on_connection_state(state)
         if state == "failed":
             self._fail("WebRTC connection failed (ICE or DTLS)")
@@ -422,7 +454,7 @@ class ViewerPeer:
             self._lag_started = now
             self.log.warning("falling behind; dropping its oldest packets")
             # Dropped packets break the picture until the next keyframe: ask for one.
-            self.media.request_keyframe(f"viewer {self.id} lagging")
+            self.media.request_keyframe(f"viewer {self.id} lagging", self.tier)
         self._last_overrun = now
         if now - self._lag_started >= LAG_LIMIT:
             self._fail(f"too slow: fell behind the stream for {LAG_LIMIT:.0f} s")
@@ -564,6 +596,8 @@ class ViewerPeer:
             gates, self._gates = self._gates, []
         for pad, probe_id in [*self._probes, *gates]:
             pad.remove_probe(probe_id)
+        if self.selector is not None:
+            self.selector.close()
         self._handlers.clear()
         self._probes.clear()
         self._webrtc = None

@@ -15,7 +15,7 @@ from aiohttp import web
 from aether.peers.registry import Viewers
 from aether.peers.viewer import ViewerPeer
 from aether.telemetry.webrtcstats import StreamStats
-from aether.web.keys import CONFIG, FORWARDING, PUBLISHER, STARTED_AT, VIEWERS
+from aether.web.keys import ADAPTER, CONFIG, FORWARDING, PUBLISHER, STARTED_AT, VIEWERS
 from aether.web.probes import probe
 
 
@@ -68,6 +68,11 @@ def viewer_figures(viewers: Viewers, peer: ViewerPeer, now: float) -> dict[str, 
         "connected_s": round(now - peer.connected_at, 1) if peer.connected_at else None,
         "queue_overruns": peer.overruns,
         "keyframe_requests": peer.keyframe_requests,
+        # Quality tier (0: the top one) and how many it can move between (--tiers).
+        "tier": peer.tier,
+        "tiers": len(peer.selector.valves) if peer.selector is not None else 1,
+        "tier_switches": peer.selector.switches if peer.selector is not None else 0,
+        "estimate_kbps": _r(peer.estimate_kbps),  # its bandwidth estimate (--adapt)
         "bitrate_kbps": bitrate,
         "rtt_ms": _ms(net.rtt_s),
         "video": video,
@@ -102,6 +107,8 @@ def snapshot(request: web.Request) -> dict[str, Any]:
     peers = [viewer_figures(viewers, peer, now) for peer in viewers]
     ready = probe(media)
     publisher = request.app.get(PUBLISHER)
+    adapter = request.app.get(ADAPTER)
+    top_bitrate = (adapter and adapter.top_kbps) or media.target_bitrate or config.bitrate
     return {
         "uptime_s": round(now - request.app[STARTED_AT], 1),
         "ready": ready.ready,
@@ -116,7 +123,8 @@ def snapshot(request: web.Request) -> dict[str, Any]:
         "height": config.height,
         "fps": media.fps,  # as set by --fps, or since by POST /encoder
         "fps_actual": _r(meter.current_fps()),
-        "bitrate_kbps": media.target_bitrate or config.bitrate,
+        "bitrate_kbps": top_bitrate,  # the top encode's target, adaptation included
+        "max_bitrate_kbps": media.target_bitrate or config.bitrate,
         "encoded_bitrate_kbps": _r(meter.current_bitrate() / 1000),
         "sent_bitrate_kbps": _r(sum(p["bitrate_kbps"] or 0 for p in peers)),
         "encode_ms": _r(meter.encode_ms, 2),
@@ -138,6 +146,17 @@ def snapshot(request: web.Request) -> dict[str, Any]:
             "sum_s": round(viewers.latency.sum, 4),
             "count": viewers.latency.count,
         },
+        "tiers": [
+            {
+                "tier": tier.index,
+                "width": tier.width if tier.index else config.width,
+                "height": tier.height if tier.index else config.height,
+                "bitrate_kbps": tier.bitrate if tier.index else top_bitrate,
+                "viewers": sum(1 for p in peers if p["tier"] == tier.index),
+                "failed": tier.index in media.tiers_down,
+            }
+            for tier in media.tiers
+        ],
         "viewers": peers,
         # --rtp-forward targets (Janus mountpoints): packets sent, RTCP and PLIs back
         "rtp_forward": request.app[FORWARDING].figures(),
