@@ -167,6 +167,15 @@ PAGE_JS = """
   B.mode = typeof VideoFrame === "function" ? "webcodecs" : "canvas";
 
   async function readFrame() {
+    // A picture smaller than the painted screen (a lower quality tier) is read scaled up
+    // through the canvas; window.__benchFullWidth names the painted width.
+    const full = window.__benchFullWidth || 0;
+    const scale = full && video.videoWidth ? video.videoWidth / full : 1;
+    if (scale !== 1) {
+      ctx.drawImage(video, X0 * scale, Y0 * scale, PW * scale, PH * scale, 0, 0, PW, PH);
+      return {data: ctx.getImageData(0, 0, PW, PH).data, offset: 0, stride: PW * 4, bpp: 4,
+              format: "canvas-scaled"};
+    }
     if (B.mode === "webcodecs") {
       let frame = null;
       try {

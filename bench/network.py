@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import threading
 import time
 import urllib.request
 from dataclasses import asdict, dataclass
@@ -67,6 +68,8 @@ class Condition:
     jitter_ms: float = 0.0  # +- each way
     rate_kbit: int | None = None  # server -> viewer cap (tbf)
     nack: bool = True
+    adapt: bool = True  # --adapt: the estimate moves tiers / sets the top bitrate
+    tiers: int = 1  # --tiers
 
     def describe(self) -> str:
         parts = []
@@ -87,9 +90,64 @@ CONDITIONS = (
     Condition("loss 5%, NACK off", loss=5, nack=False),
     Condition("RTT 50 ms ± jitter", delay_ms=25, jitter_ms=5),
     Condition("RTT 50 ms + loss 1%", loss=1, delay_ms=25, jitter_ms=5),
-    Condition("2 Mbit/s cap", rate_kbit=2000),
-    Condition("2 Mbit/s cap, NACK off", rate_kbit=2000, nack=False),
+    Condition("2 Mbit/s cap, adaptation off", rate_kbit=2000, adapt=False),
+    Condition("2 Mbit/s cap, NACK off, adaptation off", rate_kbit=2000, nack=False, adapt=False),
+    Condition("2 Mbit/s cap, one encode follows", rate_kbit=2000),
+    Condition("2 Mbit/s cap, tiers 2", rate_kbit=2000, tiers=2),
+    Condition("1 Mbit/s cap, tiers 3", rate_kbit=1000, tiers=3),
+    Condition("1 Mbit/s cap, adaptation off", rate_kbit=1000, adapt=False),
 )
+
+
+class StatsPoller(threading.Thread):
+    """/stats every POLL_S from the page's start: when and how the server adapted."""
+
+    POLL_S = 0.5
+
+    def __init__(self, server: ServerProcess) -> None:
+        super().__init__(daemon=True)
+        self.server = server
+        self.samples: list[dict[str, Any]] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.POLL_S):
+            try:
+                snap = server_stats(self.server)
+            except OSError:
+                continue
+            self.samples.append(
+                {
+                    "top_kbps": snap.get("bitrate_kbps"),
+                    "viewers": {
+                        v["id"]: {k: v.get(k) for k in ("tier", "connected_s", "estimate_kbps",
+                                                        "tier_switches")}
+                        for v in snap.get("viewers", [])
+                    },
+                }
+            )  # fmt: skip
+
+    def adaptation(self, viewer: str) -> dict[str, Any]:
+        """Seconds from connected to the first change (tier or top bitrate), switches, and
+        where it ended."""
+        first = None
+        last: dict[str, Any] = {}
+        top = None
+        for sample in self.samples:
+            view = sample["viewers"].get(viewer)
+            if not view or view["connected_s"] is None:
+                continue
+            last, top = view, sample["top_kbps"]
+            changed = (view["tier"] or 0) != 0 or (top is not None and top < BITRATE)
+            if changed and first is None:
+                first = view["connected_s"]
+        return {
+            "adapted_after_s": first,
+            "tier_switches": last.get("tier_switches"),
+            "tier_end": last.get("tier"),
+            "estimate_end_kbps": last.get("estimate_kbps"),
+            "top_kbps_end": top,
+        }
 
 
 def server_stats(server: ServerProcess) -> dict[str, Any]:
@@ -116,6 +174,7 @@ def run_condition(
             "--width", str(SETUP.width), "--height", str(SETUP.height),
             "--fps", str(SETUP.fps), "--bitrate", str(BITRATE),
             "--tokens", f"admin:{TOKEN}", "--nack", "true" if cond.nack else "false",
+            "--adapt", "true" if cond.adapt else "false", "--tiers", str(cond.tiers),
             env={"DISPLAY": display, "AETHER_LOG": "info"},
             port=free_port(), host=link.server_host, wrapper=link.enter_server_ns,
         )  # fmt: skip
@@ -123,7 +182,11 @@ def run_condition(
         assert server.proc is not None
         context = browser.new_context(viewport={"width": SETUP.width, "height": SETUP.height})
         result: dict[str, Any] = {"condition": asdict(cond), "name": cond.name}
+        poller = StatsPoller(server)
+        poller.start()
         try:
+            # Lower tiers are smaller pictures: the reader scales them to the painted size.
+            context.add_init_script(f"window.__benchFullWidth = {SETUP.width};")
             context.add_init_script(PAGE_JS)
             page = context.new_page()
             page.goto(f"{server.url}/#token={TOKEN}")
@@ -146,7 +209,10 @@ def run_condition(
             cpu_after = cpu.snapshot()
             after = page.evaluate("window.__bench.stats()")
             resent_after = resent(server_stats(server), viewer)
+            result["adaptation"] = poller.adaptation(viewer)
         finally:
+            poller.done.set()
+            poller.join(5)
             context.close()
             server.stop()
             Path(server.log.name).unlink(missing_ok=True)
@@ -210,6 +276,7 @@ def summary(run: dict[str, Any]) -> dict[str, Any]:
         "misreads": run.get("rejected_total"),
         "ttff": run.get("ttff_ms"),
         "error": run.get("error"),
+        **(run.get("adaptation") or {}),
     }
 
 
@@ -218,12 +285,13 @@ def table(rows: list[dict[str, Any]]) -> str:
         "| condition | g2g p50 / p95 ms (frames read) | presented fps "
         "| freezes (gaps / freezeCount, s) | frames dropped | received kbit/s | packets lost "
         "| NACKs sent | RTX received "
-        "| resent (server) | PLIs | RTT ms | jitter buffer ms | misreads | first frame ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| resent (server) | PLIs | RTT ms | jitter buffer ms | misreads | first frame ms "
+        "| adapted after s | tier at end (switches) | top kbit/s at end |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in rows:
         if s["error"]:
-            out.append(f"| {s['name']} | failed: {s['error']} |" + " |" * 13)
+            out.append(f"| {s['name']} | failed: {s['error']} |" + " |" * 16)
             continue
         out.append(
             f"| {s['name']} | {fmt(s['p50'])} / {fmt(s['p95'])} ({s['frames']}) "
@@ -232,9 +300,18 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {fmt(s['dropped'])} | {fmt(s['kbps'])} | {fmt(s['lost'])} | {fmt(s['nacks'])} "
             f"| {fmt(s['rtx_received'])} | {fmt(s['resent'])} | {fmt(s['plis'])} "
             f"| {fmt(s['rtt'], 1)} | {fmt(s['jitter_buffer'], 1)} | {fmt(s['misreads'])} "
-            f"| {fmt(s['ttff'])} |"
+            f"| {fmt(s['ttff'])} | {fmt(s.get('adapted_after_s'), 1)} "
+            f"| {fmt(s.get('tier_end'))} ({fmt(s.get('tier_switches'))}) "
+            f"| {fmt(s.get('top_kbps_end'))} |"
         )
     return "\n".join(out)
+
+
+def _adapt(condition: dict[str, Any]) -> str:
+    if not condition.get("adapt", True):
+        return "off"
+    tiers = condition.get("tiers", 1)
+    return f"on, {tiers} tiers" if tiers > 1 else "on, one encode"
 
 
 def doc_section(result: dict[str, Any], notes: str) -> str:
@@ -242,7 +319,8 @@ def doc_section(result: dict[str, Any], notes: str) -> str:
     m = result["machine"]
     conditions = "\n".join(
         f"| {c['name']} | {Condition(**c['condition']).describe()} "
-        f"| {'on' if c['condition']['nack'] else 'off'} |"
+        f"| {'on' if c['condition']['nack'] else 'off'} "
+        f"| {_adapt(c['condition'])} |"
         for c in result["runs"]
     )
     return f"""{SECTION}
@@ -267,8 +345,8 @@ is the kernel's `tbf` (50 ms queue, then tail drop) on the server's side of the 
 forwarder itself adds a little latency and jitter (see the clean row's RTT). Loss applies
 both ways, to media, RTCP feedback, signaling and `/stats` alike.
 
-| condition | link | NACK/RTX |
-|---|---|---|
+| condition | link | NACK/RTX | adaptation |
+|---|---|---|---|
 {conditions}
 
 {result["table"]}

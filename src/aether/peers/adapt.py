@@ -8,8 +8,11 @@ From them, per viewer (Estimate):
   were lost, or the round-trip time rose QUEUE_DELAY above its minimum (a queue is
   building somewhere): the estimate drops a little under what arrived (the rate of the
   encode it receives x (1 - loss));
-- **clear** below LOSS_LOW loss: the estimate grows by GROWTH a second, up to CEILING
-  times the top bitrate; in between it holds (random loss is not congestion).
+- **clear** below LOSS_LOW loss: the estimate grows by GROWTH a second up to where the
+  link last became congested, by SLOW_GROWTH a second beyond it (the link is probed
+  again, but rarely: each probe that fails costs the viewer a moment of loss), and never
+  past CEILING times the top bitrate; in between it holds (random loss is not
+  congestion).
 
 Then (TierPolicy) a viewer whose estimate no longer carries its tier moves down at once,
 to the best tier it carries; one whose estimate would carry the tier above moves up one
@@ -47,7 +50,8 @@ LOSS_HIGH = 0.10  # more lost than this: congested
 LOSS_LOW = 0.02  # less lost than this: the estimate may grow
 QUEUE_DELAY = 0.25  # seconds of round-trip time above the minimum: congested
 BACKOFF = 0.95  # when congested, the estimate goes this far under what arrived
-GROWTH = 1.08  # per second while clear
+GROWTH = 1.08  # per second while clear, below where congestion last began
+SLOW_GROWTH = 1.02  # per second while clear, beyond it
 CEILING = 1.5  # the estimate never exceeds this times the top bitrate
 HEADROOM = 0.9  # a tier fits when its bitrate is within this share of the estimate
 HOLD_OFF = 8.0  # seconds after a switch before moving up
@@ -85,6 +89,7 @@ class Estimate:
         self.ceiling = ceiling_kbps
         self.loss = 0.0  # in the latest report
         self.congested = False
+        self.congested_at_kbps: float | None = None  # what arrived when it last was
         self._highest: int | None = None
         self._min_rtt: float | None = None
         self._last_at: float | None = None
@@ -113,8 +118,14 @@ class Estimate:
         if self.congested:
             arrived = receiving_kbps * (1 - self.loss)
             self.kbps = min(self.kbps, arrived * BACKOFF)
+            self.congested_at_kbps = arrived
         elif self.loss < LOSS_LOW:
-            self.kbps = min(self.kbps * GROWTH ** max(elapsed, 0.0), self.ceiling)
+            knee = self.congested_at_kbps
+            fast = knee is None or self.kbps < knee
+            grown = self.kbps * (GROWTH if fast else SLOW_GROWTH) ** max(elapsed, 0.0)
+            if fast and knee is not None:
+                grown = min(grown, knee)  # then slowly beyond it
+            self.kbps = min(grown, self.ceiling)
         return self.kbps
 
 
