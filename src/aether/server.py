@@ -131,6 +131,9 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
     viewers.start()
     app = create_app(config, viewers, access, forwarding)
     adapter = Adapter(media, viewers, config.floor_bitrate) if config.adapt else None
+    if len(media.tiers) > 1 and adapter is None:
+        log.warning("--tiers %d with --adapt false: every viewer stays on the top tier, "
+                    "the lower tiers' encodes are unused", len(media.tiers))  # fmt: skip
     if adapter is not None:
         app[ADAPTER] = adapter
     publisher = None

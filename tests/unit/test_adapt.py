@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,9 +130,6 @@ class FakePeer:
     def switch_tier(self, tier: int, _reason: str) -> None:
         self.switched.append(tier)
 
-    async def refresh_stats(self, max_age: float = 0.0) -> None:
-        pass
-
     def reports(self, at: float, seq: int, lost: float) -> None:
         self.net = PeerNetStats(video=StreamStats(fraction_lost=lost, highest_seq_reported=seq))
         self.net_at = at
@@ -142,11 +138,12 @@ class FakePeer:
 def test_adapter_moves_the_congested_viewer_and_keeps_the_top_for_the_other() -> None:
     media = FakeMedia(plan(1280, 720, 4000, 2, 300), target_bitrate=4000)
     slow, fast = FakePeer("slow", True), FakePeer("fast", True)
-    adapter = Adapter(media, [slow, fast], 300)  # type: ignore[arg-type]
+    viewers: list[Any] = [slow, fast]
+    adapter = Adapter(media, viewers, 300)
     for second, lost in enumerate([0.0, 0.5]):
         slow.reports(second, 100 * (second + 1), lost)
         fast.reports(second, 100 * (second + 1), 0.0)
-        asyncio.run(adapter.step())
+        adapter.decide(viewers, float(second))
     assert slow.switched == [1] and fast.switched == []
     assert media.set_to == []  # the top tier's only viewer is fast: it stays at 4000
 
@@ -154,11 +151,12 @@ def test_adapter_moves_the_congested_viewer_and_keeps_the_top_for_the_other() ->
 def test_with_one_encode_the_bitrate_follows_the_slowest_viewer() -> None:
     media = FakeMedia(plan(1280, 720, 4000, 1, 300), target_bitrate=4000)
     slow, fast = FakePeer("slow", False), FakePeer("fast", False)
-    adapter = Adapter(media, [slow, fast], 300)  # type: ignore[arg-type]
+    viewers: list[Any] = [slow, fast]
+    adapter = Adapter(media, viewers, 300)
     for second, lost in enumerate([0.0, 0.5]):
         slow.reports(second, 100 * (second + 1), lost)
         fast.reports(second, 100 * (second + 1), 0.0)
-        asyncio.run(adapter.step())
+        adapter.decide(viewers, float(second))
     expected = int(4000 * 0.5 * adapt.BACKOFF * adapt.HEADROOM)
     assert media.set_to == [(0, expected)]
     assert adapter.top_kbps == expected
@@ -167,25 +165,26 @@ def test_with_one_encode_the_bitrate_follows_the_slowest_viewer() -> None:
 def test_the_top_bitrate_goes_back_up_when_the_slow_viewer_leaves() -> None:
     media = FakeMedia(plan(1280, 720, 4000, 1, 300), target_bitrate=4000)
     slow = FakePeer("slow", False)
-    viewers = [slow]
-    adapter = Adapter(media, viewers, 300)  # type: ignore[arg-type]
+    viewers: list[Any] = [slow]
+    adapter = Adapter(media, viewers, 300)
     for second, lost in enumerate([0.0, 0.5]):
         slow.reports(second, 100 * (second + 1), lost)
-        asyncio.run(adapter.step())
+        adapter.decide(viewers, float(second))
     assert adapter.top_kbps is not None
     viewers.clear()
     adapter._bitrate_at = 0.0  # no wait between changes, for the test
-    asyncio.run(adapter.step())
+    adapter.decide(viewers, 10.0)
     assert media.set_to[-1] == (0, 4000) and adapter.top_kbps is None
 
 
 def test_the_top_bitrate_never_goes_below_its_floor() -> None:
     media = FakeMedia(plan(1280, 720, 4000, 1, 1000), target_bitrate=4000)
     slow = FakePeer("slow", False)
-    adapter = Adapter(media, [slow], 1000)  # type: ignore[arg-type]
+    viewers: list[Any] = [slow]
+    adapter = Adapter(media, viewers, 1000)
     for second, lost in enumerate([0.0, 0.95]):
         slow.reports(second, 100 * (second + 1), lost)
-        asyncio.run(adapter.step())
+        adapter.decide(viewers, float(second))
     assert media.set_to == [(0, 1000)]
 
 

@@ -132,9 +132,9 @@ class Estimate:
 class TierPolicy:
     """Which tier a viewer should be on, given its estimate (see the module's doc)."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: float | None = None) -> None:
         self.hold_off = HOLD_OFF
-        self.last_switch = time.monotonic()
+        self.last_switch = time.monotonic() if now is None else now
         self.last_up: float | None = None
 
     def choose(
@@ -213,7 +213,10 @@ class Adapter:
     async def step(self) -> None:
         peers = [p for p in self.viewers if p.connected_at is not None]
         await asyncio.gather(*(p.refresh_stats(max_age=INTERVAL / 2) for p in peers))
-        now = time.monotonic()
+        self.decide(peers, time.monotonic())
+
+    def decide(self, peers: list[ViewerPeer], now: float) -> None:
+        """From the connected viewers' fresh figures: estimates, switches, top bitrate."""
         keep, enter = self.needs()
         top: list[float] = []
         seen = set()
@@ -226,7 +229,7 @@ class Adapter:
             if estimate is None:
                 estimate = Estimate(self.max_kbps * CEILING, self.max_kbps * CEILING)
                 self._estimates[peer.id] = estimate
-                self._policies[peer.id] = TierPolicy()
+                self._policies[peer.id] = TierPolicy(now)
             current = peer.tier
             receiving = self.top_kbps or self.max_kbps if current == 0 else enter[current]
             kbps = estimate.update(Sample.of(peer.net_at, video), receiving)

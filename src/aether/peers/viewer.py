@@ -27,6 +27,7 @@ from aether.logsetup import viewer_log
 from aether.peers import ice
 from aether.peers.certificate import dtls_certificate_pem, dtls_fingerprint, with_fingerprint
 from aether.peers.offers import AnswerPlan
+from aether.peers.resend import ResendBudget
 from aether.peers.sdp import announce_h264, candidate_is_plausible, check_answer
 from aether.signaling.protocol import ClientStats
 from aether.telemetry.webrtcstats import PeerNetStats, send_rate, summarize, to_plain
@@ -135,6 +136,7 @@ class ViewerPeer:
         self.selector: TierSelector | None = None
         self.tier_since = time.monotonic()
         self.estimate_kbps: float | None = None  # its bandwidth estimate (peers/adapt.py)
+        self.resends = ResendBudget(self._resend_kbps)
 
     # --- building -----------------------------------------------------------------
 
@@ -199,6 +201,11 @@ class ViewerPeer:
         self._branch = self.media.attach(viewer_bin, numberings)
         self._maybe_offer()
 
+    def _resend_kbps(self) -> float:
+        if self.estimate_kbps is not None:
+            return self.estimate_kbps
+        return float(self.media.target_bitrate or self.media.tiers[0].bitrate or 4000)
+
     @property
     def tier(self) -> int:
         """The quality tier this viewer receives (0: the top one)."""
@@ -234,6 +241,9 @@ class ViewerPeer:
         name = factory.get_name() if factory is not None else ""
         if name == "rtprtxsend":
             self._rtx_senders.append(element)
+            pad = element.get_static_pad("src")
+            probe = pad.add_probe(Gst.PadProbeType.EVENT_UPSTREAM, self.resends.probe)
+            self._probes.append((pad, probe))
         if name == "dtlssrtpdec":
             # The DTLS connection already exists, made with GStreamer's certificate when
             # webrtcbin set its id: set the id again to remake it with the new certificate.

@@ -55,7 +55,11 @@ class SnapshotCollector(Collector):
         yield from _gauge("aether_fps", "Encoded frames per second, over the last second.",
                           s["fps_actual"])  # fmt: skip
         yield from _gauge("aether_target_bytes_per_second",
-                          "Configured video bitrate.", s["bitrate_kbps"] * KBPS)  # fmt: skip
+                          "Top encode's target bitrate now (adaptation included).",
+                          s["bitrate_kbps"] * KBPS)  # fmt: skip
+        yield from _gauge("aether_max_bytes_per_second",
+                          "Configured (or POST /encoder) video bitrate: the top's most.",
+                          _scaled(s.get("max_bitrate_kbps"), KBPS))  # fmt: skip
         yield from _gauge("aether_encoded_bytes_per_second",
                           "Encoded video bitrate, over the last second.",
                           _scaled(s["encoded_bitrate_kbps"], KBPS))  # fmt: skip
@@ -153,6 +157,16 @@ class SnapshotCollector(Collector):
                                            "aether_viewer_estimated_latency_seconds",
                                            "Latest estimated glass-to-glass latency.",
                                            ["viewer"]),
+            "tier": family(GaugeMetricFamily, "aether_viewer_tier",
+                           "Quality tier the viewer receives (0: the top one).", ["viewer"]),
+            "tier_switches": family(CounterMetricFamily, "aether_viewer_tier_switches",
+                                    "Moves between quality tiers.", ["viewer"]),
+            "estimate_kbps": family(GaugeMetricFamily,
+                                    "aether_viewer_estimated_bandwidth_bytes_per_second",
+                                    "The viewer's bandwidth estimate.", ["viewer"]),
+            "resends_skipped": family(CounterMetricFamily, "aether_viewer_resends_skipped",
+                                      "Resend requests refused past the viewer's budget.",
+                                      ["viewer"]),
         }  # fmt: skip
         client_figures = {
             "fps": family(GaugeMetricFamily, "aether_viewer_decoded_fps",
@@ -165,7 +179,8 @@ class SnapshotCollector(Collector):
                                        ["viewer"]),
         }  # fmt: skip
         scale = {"jitter_ms": 0.001, "rtt_ms": 0.001, "estimated_latency_ms": 0.001,
-                 "jitter_buffer_ms": 0.001, "bitrate_kbps": KBPS}  # fmt: skip
+                 "jitter_buffer_ms": 0.001, "bitrate_kbps": KBPS,
+                 "estimate_kbps": KBPS}  # fmt: skip
         for viewer in viewers:
             vid = viewer["id"]
             for kind in KINDS:
@@ -176,7 +191,7 @@ class SnapshotCollector(Collector):
                     if stream[key] is not None:
                         metric.add_metric([vid, kind], stream[key] * scale.get(key, 1))
             for key, metric in per_viewer.items():
-                if viewer[key] is not None:
+                if viewer.get(key) is not None:
                     metric.add_metric([vid], viewer[key] * scale.get(key, 1))
             client = viewer.get("client")
             for key, metric in client_figures.items():

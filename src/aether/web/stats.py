@@ -73,6 +73,8 @@ def viewer_figures(viewers: Viewers, peer: ViewerPeer, now: float) -> dict[str, 
         "tiers": len(peer.selector.valves) if peer.selector is not None else 1,
         "tier_switches": peer.selector.switches if peer.selector is not None else 0,
         "estimate_kbps": _r(peer.estimate_kbps),  # its bandwidth estimate (--adapt)
+        # NACKed packets resent, and refused past its resend budget (peers/resend.py)
+        "resends_skipped": peer.resends.skipped,
         "bitrate_kbps": bitrate,
         "rtt_ms": _ms(net.rtt_s),
         "video": video,
