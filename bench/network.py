@@ -390,12 +390,19 @@ NOTES = """### What is and is not built (issue 10)
   for 458 lost with FEC, 359 for 352 without), reported no `fecPacketsReceived`, and the
   sending rate rose by ~20% (4.2 → 5.1 Mbit/s in `/stats`). No recovery was visible for the
   cost, so it stays off; worth a second look with FlexFEC or a newer GStreamer.
-- **Adaptation is not built yet:** no bandwidth estimation is used on the server, no
-  quality tiers, no bitrate follows the viewers. The only adaptation today is the
-  browser's own (jitter buffer, NACK, PLI) and NACK/RTX, so "how long adaptation took" has
-  no answer yet; the NACK on/off rows are the comparison the issue asks for, and the
-  2 Mbit/s row shows what a shared 4 Mbit/s encode does to a viewer whose link cannot carry
-  it (nothing adapts: tbf drops what does not fit)."""
+- **Adaptation** (`--adapt`, on by default; [adaptation.md](adaptation.md)): a per-viewer
+  bandwidth estimate from its RTCP receiver reports. With one encode its bitrate follows
+  the slowest viewer (down to `--min-bitrate`); with `--tiers 2`/`3` each viewer moves to
+  the half- or quarter-size encode its link carries, at a keyframe, without
+  renegotiation, and the others stay on the top tier. The cap rows compare adaptation
+  off, one encode following, and tiers, in the same run. "Adapted after" is the time from
+  the viewer's connection to the first change (its tier, or the top bitrate), from
+  `/stats` polled every 0.5 s; "tier at end (switches)" and "top kbit/s at end" are the
+  server's view at the end of the window. Lower tiers are smaller pictures: the reader
+  scales them back to the painted size (a few more misreads are possible there).
+- **Resend budget:** resends are limited to 25% of the viewer's estimate (of
+  `--bitrate` before there is one). Before it, the 2 Mbit/s cap with adaptation off made
+  webrtcbin resend ~2,200 packets a second (~26 Mbit/s) that the link dropped again."""
 
 
 def main() -> None:

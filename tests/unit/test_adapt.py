@@ -25,6 +25,15 @@ def test_estimate_drops_to_what_arrived_when_a_report_shows_heavy_loss() -> None
     assert kbps == 4000 * 0.5 * adapt.BACKOFF
 
 
+def test_one_report_a_little_over_the_threshold_is_chance_two_are_congestion() -> None:
+    estimate = Estimate(6000, 6000)
+    estimate.update(report(0, 100, 0.0), 4000)
+    assert estimate.update(report(1, 200, 0.15), 4000) == 6000  # random loss peaks so
+    assert not estimate.congested
+    assert estimate.update(report(2, 300, 0.15), 4000) == 4000 * 0.85 * adapt.BACKOFF
+    assert estimate.congested
+
+
 def test_estimate_holds_under_random_loss_and_without_new_reports() -> None:
     estimate = Estimate(3000, 6000)
     estimate.update(report(0, 100, 0.0), 4000)
@@ -194,7 +203,8 @@ def test_growth_slows_past_where_congestion_last_began() -> None:
     estimate.update(report(1, 200, 0.5), 4000)  # congested: 2000 arrived
     assert estimate.congested_at_kbps == 2000
     assert estimate.kbps == 2000 * adapt.BACKOFF
-    kbps = estimate.update(report(2, 300, 0.0), 1200)
-    assert kbps == 2000  # fast back up to the knee, no further
+    assert estimate.update(report(2, 300, 0.0), 1200) == 2000 * adapt.BACKOFF  # one clear
     kbps = estimate.update(report(3, 400, 0.0), 1200)
+    assert kbps == 2000  # fast back up to the knee, no further
+    kbps = estimate.update(report(4, 500, 0.0), 1200)
     assert kbps == pytest.approx(2000 * adapt.SLOW_GROWTH)

@@ -4,11 +4,12 @@ Every second each connected viewer's figures come from webrtcbin: the viewer's R
 receiver reports (fraction lost, highest sequence number, round-trip time).
 From them, per viewer (Estimate):
 
-- **congested** when the viewer's latest report says more than LOSS_HIGH of the packets
-  were lost, or the round-trip time rose QUEUE_DELAY above its minimum (a queue is
+- **congested** when the viewer's reports say more than LOSS_HIGH of the packets were
+  lost, in two reports in a row, or more than twice that in one (a report covers a few
+  hundred packets: random loss of a few percent tops 10% in one now and then), or the round-trip time rose QUEUE_DELAY above its minimum (a queue is
   building somewhere): the estimate drops a little under what arrived (the rate of the
   encode it receives x (1 - loss));
-- **clear** below LOSS_LOW loss: the estimate grows by GROWTH a second up to where the
+- **clear** below LOSS_LOW loss in the last two reports: the estimate grows by GROWTH a second up to where the
   link last became congested, by SLOW_GROWTH a second beyond it (the link is probed
   again, but rarely: each probe that fails costs the viewer a moment of loss), and never
   past CEILING times the top bitrate; in between it holds (random loss is not
@@ -97,6 +98,7 @@ class Estimate:
     def restart(self) -> None:
         """After a switch: the next report may still describe the old tier; skip it."""
         self._highest = None
+        self.loss = 0.0
 
     def update(self, sample: Sample, receiving_kbps: float) -> float:
         """Take a sample (the viewer receives an encode of `receiving_kbps`); return the
@@ -109,17 +111,21 @@ class Estimate:
         self._highest = sample.highest_seq
         if not fresh:
             return self.kbps
-        self.loss = min(max(sample.fraction_lost, 0.0), 1.0)
+        previous, self.loss = self.loss, min(max(sample.fraction_lost, 0.0), 1.0)
+        # One report covers ~100-400 packets: at 5% random loss it tops 10% now and then.
+        # Congestion, not chance, should lower the estimate: above 10% it takes two
+        # reports in a row, above 20% (not chance at these sample sizes) one.
+        lossy = self.loss > LOSS_HIGH and (previous > LOSS_HIGH or self.loss > 2 * LOSS_HIGH)
         queueing = False
         if sample.rtt_s is not None:
             self._min_rtt = min(self._min_rtt or sample.rtt_s, sample.rtt_s)
             queueing = sample.rtt_s - self._min_rtt > QUEUE_DELAY
-        self.congested = self.loss > LOSS_HIGH or queueing
+        self.congested = lossy or queueing
         if self.congested:
             arrived = receiving_kbps * (1 - self.loss)
             self.kbps = min(self.kbps, arrived * BACKOFF)
             self.congested_at_kbps = arrived
-        elif self.loss < LOSS_LOW:
+        elif max(previous, self.loss) < LOSS_LOW:
             knee = self.congested_at_kbps
             fast = knee is None or self.kbps < knee
             grown = self.kbps * (GROWTH if fast else SLOW_GROWTH) ** max(elapsed, 0.0)
