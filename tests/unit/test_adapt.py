@@ -208,3 +208,14 @@ def test_growth_slows_past_where_congestion_last_began() -> None:
     assert kbps == 2000  # fast back up to the knee, no further
     kbps = estimate.update(report(4, 500, 0.0), 1200)
     assert kbps == pytest.approx(2000 * adapt.SLOW_GROWTH)
+
+
+def test_after_lowering_the_top_bitrate_the_next_report_does_not_lower_it_again() -> None:
+    media = FakeMedia(plan(1280, 720, 4000, 1, 300), target_bitrate=4000)
+    slow = FakePeer("slow", False)
+    viewers: list[Any] = [slow]
+    adapter = Adapter(media, viewers, 300)
+    for second, lost in enumerate([0.0, 0.5, 0.5]):  # the third still describes 4000
+        slow.reports(second, 100 * (second + 1), lost)
+        adapter.decide(viewers, float(second))
+    assert len(media.set_to) == 1, media.set_to

@@ -224,7 +224,7 @@ class Adapter:
     def decide(self, peers: list[ViewerPeer], now: float) -> None:
         """From the connected viewers' fresh figures: estimates, switches, top bitrate."""
         keep, enter = self.needs()
-        top: list[float] = []
+        top: dict[str, float] = {}  # the top tier's viewers' estimates
         seen = set()
         for peer in peers:
             seen.add(peer.id)
@@ -249,24 +249,27 @@ class Adapter:
                     estimate.restart()
                     current = target
             if current == 0:
-                top.append(kbps)
+                top[peer.id] = kbps
         for gone in set(self._estimates) - seen:
             del self._estimates[gone]
             self._policies.pop(gone, None)
-        self._follow(top, now)
+        if self._follow(list(top.values()), now):
+            for peer_id in top:  # their next reports describe the old bitrate: skip them
+                self._estimates[peer_id].restart()
 
-    def _follow(self, estimates: list[float], now: float) -> None:
-        """Set the top tier's bitrate from its viewers' estimates."""
+    def _follow(self, estimates: list[float], now: float) -> bool:
+        """Set the top tier's bitrate from its viewers' estimates; True if it went down."""
         floor = top_floor(self.tiers, self.min_kbps, self.max_kbps)
         wanted = min(estimates) * HEADROOM if estimates else self.max_kbps
         target = int(min(max(wanted, floor), self.max_kbps))
         current = self.top_kbps or self.max_kbps
         if abs(target - current) <= current * BITRATE_STEP and target != self.max_kbps:
-            return
+            return False
         if target == current or now - self._bitrate_at < BITRATE_MIN_GAP:
-            return
+            return False
         self._bitrate_at = now
         self.top_kbps = None if target == self.max_kbps else target
         log.info("top tier bitrate %d -> %d kbit/s (its viewers' lowest estimate)",
                  current, target)  # fmt: skip
         self.media.set_tier_bitrate(0, target)
+        return target < current
