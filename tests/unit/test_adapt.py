@@ -124,6 +124,7 @@ class FakePeer:
         self.connected_at = 1.0
         self.net = PeerNetStats()
         self.net_at: float | None = None
+        self.send_rates: dict[str, float | None] = {"video": None}
         self.estimate_kbps: float | None = None
         self.selector = FakeSelector() if tiered else None
         self.switched: list[int] = []
@@ -219,3 +220,11 @@ def test_after_lowering_the_top_bitrate_the_next_report_does_not_lower_it_again(
         slow.reports(second, 100 * (second + 1), lost)
         adapter.decide(viewers, float(second))
     assert len(media.set_to) == 1, media.set_to
+
+
+def test_the_knee_counts_resends_that_crossed_the_link_too() -> None:
+    estimate = Estimate(6000, 6000)
+    estimate.update(Sample(0, 0.0, 100, 0.02, 5000), 4000)
+    estimate.update(Sample(1, 0.6, 200, 0.02, 5000), 4000)  # 4000 media + 1000 resent
+    assert estimate.kbps == 4000 * 0.4 * adapt.BACKOFF
+    assert estimate.congested_at_kbps == 5000 * 0.4  # the link carried 2000

@@ -4,16 +4,17 @@ Every second each connected viewer's figures come from webrtcbin: the viewer's R
 receiver reports (fraction lost, highest sequence number, round-trip time).
 From them, per viewer (Estimate):
 
-- **congested** when the viewer's reports say more than LOSS_HIGH of the packets were
-  lost, in two reports in a row, or more than twice that in one (a report covers a few
-  hundred packets: random loss of a few percent tops 10% in one now and then), or the round-trip time rose QUEUE_DELAY above its minimum (a queue is
-  building somewhere): the estimate drops a little under what arrived (the rate of the
-  encode it receives x (1 - loss));
-- **clear** below LOSS_LOW loss in the last two reports: the estimate grows by GROWTH a second up to where the
-  link last became congested, by SLOW_GROWTH a second beyond it (the link is probed
-  again, but rarely: each probe that fails costs the viewer a moment of loss), and never
-  past CEILING times the top bitrate; in between it holds (random loss is not
-  congestion).
+- **congested** when its reports say more than LOSS_HIGH of the packets were lost, in
+  two reports in a row, or more than twice that in one (a report covers a few hundred
+  packets: random loss of a few percent tops 10% in one now and then), or when the
+  round-trip time rose QUEUE_DELAY above its minimum (a queue is building somewhere): the
+  estimate drops a little under what arrived (the rate of the encode it receives x
+  (1 - loss));
+- **clear** below LOSS_LOW loss in the last two reports: the estimate grows by GROWTH a
+  second up to where the link last filled (what it carried then, resends included), by
+  SLOW_GROWTH a second beyond it (the link is probed again, but rarely: each probe that
+  fails costs the viewer a moment of loss), and never past CEILING times the top
+  bitrate; in between it holds (random loss is not congestion).
 
 Then (TierPolicy) a viewer whose estimate no longer carries its tier moves down at once,
 to the best tier it carries; one whose estimate would carry the tier above moves up one
@@ -71,10 +72,12 @@ class Sample:
     highest_seq: int | None  # extended highest sequence number it reported (a new report
     # moves it)
     rtt_s: float | None
+    sent_kbps: float | None = None  # what webrtcbin sent lately, resends included
 
     @classmethod
-    def of(cls, at: float, video: StreamStats) -> Sample:
-        return cls(at, video.fraction_lost, video.highest_seq_reported, video.rtt_s)
+    def of(cls, at: float, video: StreamStats, sent_bps: float | None = None) -> Sample:
+        sent = sent_bps / 1000 if sent_bps is not None else None
+        return cls(at, video.fraction_lost, video.highest_seq_reported, video.rtt_s, sent)
 
 
 class Estimate:
@@ -124,7 +127,10 @@ class Estimate:
         if self.congested:
             arrived = receiving_kbps * (1 - self.loss)
             self.kbps = min(self.kbps, arrived * BACKOFF)
-            self.congested_at_kbps = arrived
+            # Where the link filled: what arrived of everything sent, resends included
+            # (they crossed the link too). The estimate grows back fast up to there.
+            carried = (sample.sent_kbps or 0.0) * (1 - self.loss)
+            self.congested_at_kbps = max(arrived, carried)
         elif max(previous, self.loss) < LOSS_LOW:
             knee = self.congested_at_kbps
             fast = knee is None or self.kbps < knee
@@ -238,7 +244,8 @@ class Adapter:
                 self._policies[peer.id] = TierPolicy(now)
             current = peer.tier
             receiving = self.top_kbps or self.max_kbps if current == 0 else enter[current]
-            kbps = estimate.update(Sample.of(peer.net_at, video), receiving)
+            sample = Sample.of(peer.net_at, video, peer.send_rates.get("video"))
+            kbps = estimate.update(sample, receiving)
             peer.estimate_kbps = kbps
             if peer.selector is not None:
                 target = self._policies[peer.id].choose(current, kbps, keep, enter, now)
