@@ -5,7 +5,8 @@ of tests/linkemu.py (the kernel here has no netem): 5% of packets are lost each 
 and feedback alike. With `--nack true` (the default) the offer carries an RTX payload type,
 Chromium's NACKs are answered with resends, and /stats counts them for that viewer; with
 `--nack false` there is no RTX and the count stays 0, which is what makes the first check
-able to fail.
+able to fail. Adaptation is on (the default) and must take 5% random loss for what it is,
+not congestion: the bitrate stays where it was set.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.e2e
 
 TOKEN = "loss-test-" + "b" * 20
 FPS = 30
+BITRATE = 1500
 WINDOW_S = 6.0
 # The picture must keep moving: at 5% loss with resends Chromium decodes ~30 of 30 fps
 # here; a stall (waiting on keyframes) would show as a rate far below this.
@@ -46,19 +48,20 @@ def link() -> Iterator[Link]:
 
 def server_for(link: Link, nack: bool) -> ServerProcess:
     args = ("--source", "test", "--audio", "test", "--width", "640", "--height", "360",
-            "--fps", str(FPS), "--bitrate", "1500", "--tokens", f"admin:{TOKEN}",
+            "--fps", str(FPS), "--bitrate", str(BITRATE), "--tokens", f"admin:{TOKEN}",
             "--nack", "true" if nack else "false")  # fmt: skip
     return ServerProcess(*args, host=link.server_host, wrapper=link.enter_server_ns)
 
 
 def server_video(server: ServerProcess, viewer: str) -> dict[str, Any]:
+    """The viewer's video figures from /stats, with the top encode's target bitrate."""
     request = urllib.request.Request(
         server.url + "/stats", headers={"Authorization": f"Bearer {TOKEN}"}
     )
     with urllib.request.urlopen(request, timeout=10) as r:
         snap = json.loads(r.read())
     view = next(v for v in snap["viewers"] if v["id"] == viewer)
-    return dict(view["video"])
+    return {**view["video"], "top_bitrate_kbps": snap["bitrate_kbps"]}
 
 
 OFFER_JS = """
@@ -96,6 +99,8 @@ def test_nack_rtx_resends_keep_chromium_decoding_under_5_percent_loss(
     assert video["packets_lost"] > 0, video  # the loss is real
     assert video["nack_count"] > 0, video
     assert video["retransmitted_packets"] > 0, video
+    # Random loss is not congestion: adaptation (on by default) kept the bitrate.
+    assert video["top_bitrate_kbps"] == BITRATE, video
 
 
 def test_without_nack_nothing_is_resent(browser: Any, link: Link) -> None:

@@ -11,7 +11,7 @@ from aether import memory
 from aether.errors import ProtocolError
 from aether.fanout.pipeline import MediaPipeline
 from aether.logsetup import viewer_log
-from aether.peers.ice import IceSettings, is_udp
+from aether.peers.ice import PORT_WAIT, IceSettings, is_udp
 from aether.peers.offers import AnswerPlan
 from aether.peers.viewer import PeerObserver, ViewerPeer
 from aether.signaling.protocol import ClientStats
@@ -89,14 +89,20 @@ class Viewers:
         """A prepared peer waits, its offer made: the next viewer starts at once."""
         return (
             self._spare is not None
-            and self._usable(self._spare[1])
+            and self._usable(*self._spare)
             and any(name == "on_local_description" for name, _ in self._spare[1].events)
         )
 
-    def _usable(self, pending: PendingObserver) -> bool:
+    def _usable(self, peer: ViewerPeer, pending: PendingObserver) -> bool:
         # With a pinned port range, a spare made while the range was full has no port (and
-        # will fail): a new peer may find one that a viewer has freed since.
-        return not pending.failed and (self.ice.udp_ports is None or pending.has_udp_candidate)
+        # will fail): a new peer may find one that a viewer has freed since. A young one
+        # may still be gathering (slow under load): it is kept, since dropping it would
+        # hold its port while it closes, and the new peer could then find the range full.
+        if pending.failed:
+            return False
+        if self.ice.udp_ports is None or pending.has_udp_candidate:
+            return True
+        return time.monotonic() - peer.created_at < PORT_WAIT
 
     def _make_spare(self) -> None:
         self._spare_timer = None
@@ -148,7 +154,7 @@ class Viewers:
             )
             return self._start(peer, address)
         spare, self._spare = self._spare, None
-        if spare is not None and self._usable(spare[1]):
+        if spare is not None and self._usable(*spare):
             peer, pending = spare
             peer.address = address
             peer.created_at = time.monotonic()
