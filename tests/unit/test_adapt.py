@@ -10,7 +10,7 @@ import pytest
 from aether.fanout.tiers import plan
 from aether.peers import adapt
 from aether.peers.adapt import Adapter, Estimate, Sample, TierPolicy
-from aether.telemetry.webrtcstats import PeerNetStats, StreamStats
+from aether.telemetry.webrtcstats import SourceReport
 
 
 def report(at: float, seq: int, lost: float, rtt: float | None = 0.02) -> Sample:
@@ -122,9 +122,7 @@ class FakePeer:
     def __init__(self, peer_id: str, tiered: bool) -> None:
         self.id = peer_id
         self.connected_at = 1.0
-        self.net = PeerNetStats()
-        self.net_at: float | None = None
-        self.send_rates: dict[str, float | None] = {"video": None}
+        self.report: SourceReport | None = None
         self.estimate_kbps: float | None = None
         self.selector = FakeSelector() if tiered else None
         self.switched: list[int] = []
@@ -141,8 +139,10 @@ class FakePeer:
         self.switched.append(tier)
 
     def reports(self, at: float, seq: int, lost: float) -> None:
-        self.net = PeerNetStats(video=StreamStats(fraction_lost=lost, highest_seq_reported=seq))
-        self.net_at = at
+        self.report = SourceReport(fraction_lost=lost, highest_seq=seq, rtt_s=0.02, sent_bps=0)
+
+    def video_report(self) -> SourceReport | None:
+        return self.report
 
 
 def test_adapter_moves_the_congested_viewer_and_keeps_the_top_for_the_other() -> None:
@@ -228,3 +228,19 @@ def test_the_knee_counts_resends_that_crossed_the_link_too() -> None:
     estimate.update(Sample(1, 0.6, 200, 0.02, 5000), 4000)  # 4000 media + 1000 resent
     assert estimate.kbps == 4000 * 0.4 * adapt.BACKOFF
     assert estimate.congested_at_kbps == 5000 * 0.4  # the link carried 2000
+
+
+def test_a_report_from_rtpsource_stats() -> None:
+    report = SourceReport.from_source_stats(
+        {
+            "have-rb": True,
+            "rb-fractionlost": 64,
+            "rb-exthighestseq": 70000,
+            "rb-round-trip": 3277,
+            "bitrate": 4_000_000,
+        }
+    )
+    assert report.fraction_lost == 0.25 and report.highest_seq == 70000
+    assert report.rtt_s == pytest.approx(0.05, abs=1e-4) and report.sent_bps == 4_000_000
+    none_yet = SourceReport.from_source_stats({"have-rb": False, "bitrate": 10})
+    assert none_yet.highest_seq is None and none_yet.rtt_s is None

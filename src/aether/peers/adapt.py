@@ -1,7 +1,9 @@
 """Per-viewer bandwidth estimates, and what follows from them: tiers and the top bitrate.
 
-Every second each connected viewer's figures come from webrtcbin: the viewer's RTCP
-receiver reports (fraction lost, highest sequence number, round-trip time).
+Every second each connected viewer's figures come from rtpbin's session inside its
+webrtcbin: the viewer's latest RTCP receiver report (fraction lost, highest sequence
+number, round-trip time) and our sending rate (ViewerPeer.video_report: one small
+structure; webrtcbin's get-stats would cost ten times as much per viewer).
 From them, per viewer (Estimate):
 
 - **congested** when its reports say more than LOSS_HIGH of the packets were lost, in
@@ -42,7 +44,7 @@ from dataclasses import dataclass
 from aether.fanout.pipeline import MediaPipeline
 from aether.fanout.tiers import Tier, top_floor
 from aether.peers.viewer import ViewerPeer
-from aether.telemetry.webrtcstats import StreamStats
+from aether.telemetry.webrtcstats import SourceReport
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +77,9 @@ class Sample:
     sent_kbps: float | None = None  # what webrtcbin sent lately, resends included
 
     @classmethod
-    def of(cls, at: float, video: StreamStats, sent_bps: float | None = None) -> Sample:
-        sent = sent_bps / 1000 if sent_bps is not None else None
-        return cls(at, video.fraction_lost, video.highest_seq_reported, video.rtt_s, sent)
+    def of(cls, at: float, report: SourceReport) -> Sample:
+        return cls(at, report.fraction_lost, report.highest_seq, report.rtt_s,
+                   report.sent_bps / 1000)  # fmt: skip
 
 
 class Estimate:
@@ -223,9 +225,7 @@ class Adapter:
                 log.exception("adaptation step failed")
 
     async def step(self) -> None:
-        peers = [p for p in self.viewers if p.connected_at is not None]
-        await asyncio.gather(*(p.refresh_stats(max_age=INTERVAL / 2) for p in peers))
-        self.decide(peers, time.monotonic())
+        self.decide([p for p in self.viewers if p.connected_at is not None], time.monotonic())
 
     def decide(self, peers: list[ViewerPeer], now: float) -> None:
         """From the connected viewers' fresh figures: estimates, switches, top bitrate."""
@@ -234,8 +234,8 @@ class Adapter:
         seen = set()
         for peer in peers:
             seen.add(peer.id)
-            video = peer.net.video
-            if video is None or peer.net_at is None:
+            report = peer.video_report()
+            if report is None:
                 continue
             estimate = self._estimates.get(peer.id)
             if estimate is None:
@@ -244,8 +244,7 @@ class Adapter:
                 self._policies[peer.id] = TierPolicy(now)
             current = peer.tier
             receiving = self.top_kbps or self.max_kbps if current == 0 else enter[current]
-            sample = Sample.of(peer.net_at, video, peer.send_rates.get("video"))
-            kbps = estimate.update(sample, receiving)
+            kbps = estimate.update(Sample.of(now, report), receiving)
             peer.estimate_kbps = kbps
             if peer.selector is not None:
                 target = self._policies[peer.id].choose(current, kbps, keep, enter, now)

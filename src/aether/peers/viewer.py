@@ -30,7 +30,13 @@ from aether.peers.offers import AnswerPlan
 from aether.peers.resend import ResendBudget
 from aether.peers.sdp import announce_h264, candidate_is_plausible, check_answer
 from aether.signaling.protocol import ClientStats
-from aether.telemetry.webrtcstats import PeerNetStats, send_rate, summarize, to_plain
+from aether.telemetry.webrtcstats import (
+    PeerNetStats,
+    SourceReport,
+    send_rate,
+    summarize,
+    to_plain,
+)
 
 Gst = gst.Gst
 GstVideo = gst.GstVideo
@@ -137,6 +143,10 @@ class ViewerPeer:
         self.tier_since = time.monotonic()
         self.estimate_kbps: float | None = None  # its bandwidth estimate (peers/adapt.py)
         self.resends = ResendBudget(self._resend_kbps)
+        self._session: Any = None  # rtpbin's RTPSession, for video_report()
+        self._video_sink: Any = None
+        self._reporter: Any = None  # the viewer's RTPSource that reports on our video
+        self._resent_at: tuple[float, int] | None = None
 
     # --- building -----------------------------------------------------------------
 
@@ -192,6 +202,8 @@ class ViewerPeer:
             self._connect(queue, "overrun", self._on_overrun_thread)
             self._connect(sink, "notify::caps", self._on_caps_thread)
             self._sink_pads.append(sink)
+            if kind == "video":
+                self._video_sink = sink
         self._connect(webrtc, "deep-element-added", self._on_element_added_thread)
         self._connect(webrtc, "on-ice-candidate", self._on_ice_candidate_thread)
         self._connect(webrtc, "notify::connection-state", self._on_connection_state_thread)
@@ -519,6 +531,54 @@ class ViewerPeer:
         if not pending.done():
             pending.set_result(None)
 
+    REPORT_FIELDS = ("have-rb", "rb-fractionlost", "rb-exthighestseq", "rb-round-trip")
+
+    def video_report(self) -> SourceReport | None:
+        """The viewer's latest receiver report on our video, and what we send: read from
+        rtpbin's session (two small structures, a fraction of what get-stats costs).
+        Resends (RTX) are counted into `sent_bps`. None before there is a report."""
+        if self._webrtc is None or self._closed or self.connected_at is None:
+            return None
+        caps = self._video_sink.get_current_caps() if self._video_sink is not None else None
+        found, ssrc = caps.get_structure(0).get_uint("ssrc") if caps else (False, 0)
+        if not found:
+            return None
+        if self._session is None:
+            rtpbin = self._webrtc.get_by_name("rtpbin")
+            if rtpbin is None:
+                return None
+            self._session = rtpbin.emit("get-internal-session", 0)  # max-bundle: one
+        ours = self._session.emit("get-source-by-ssrc", ssrc) if self._session else None
+        if ours is None:
+            return None
+        # The report block about our video sits on the viewer's own (remote) source: the
+        # one whose latest block names our SSRC (its audio's reports on another source).
+        if self._reporter is None:
+            for source in self._session.get_property("sources"):
+                stats = source.get_property("stats")
+                if stats.get_value("internal") or not stats.get_value("have-rb"):
+                    continue
+                if stats.get_value("rb-ssrc") == ssrc:
+                    self._reporter = source
+                    break
+            else:
+                return None
+        stats = self._reporter.get_property("stats")
+        if stats.get_value("rb-ssrc") != ssrc:  # its latest block is about another stream
+            self._reporter = None
+            return None
+        fields = {name: stats.get_value(name) for name in self.REPORT_FIELDS
+                  if stats.has_field(name)}  # fmt: skip
+        fields["bitrate"] = ours.get_property("stats").get_value("bitrate")
+        report = SourceReport.from_source_stats(fields)
+        resent = sum(int(e.get_property("num-rtx-packets")) for e in self._rtx_senders)
+        now, last = time.monotonic(), self._resent_at
+        self._resent_at = (now, resent)
+        if last is not None and now > last[0]:
+            resend_bps = (resent - last[1]) * 1200 * 8 / (now - last[0])
+            report = dataclasses.replace(report, sent_bps=report.sent_bps + resend_bps)
+        return report
+
     def on_client_stats(self, report: ClientStats) -> None:
         self.client, self.client_at = report, time.monotonic()
 
@@ -611,6 +671,7 @@ class ViewerPeer:
         self._handlers.clear()
         self._probes.clear()
         self._webrtc = None
+        self._session = self._video_sink = self._reporter = None
         self._sink_pads.clear()
         self._queues.clear()
         self._rtx_senders.clear()

@@ -209,3 +209,26 @@ def send_rate(
     if before is None or after is None or seconds <= 0 or after.bytes_sent < before.bytes_sent:
         return None
     return (after.bytes_sent - before.bytes_sent) * 8 / seconds
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """What the viewer's latest RTCP receiver report says about one stream we send, read
+    straight from rtpbin's RTPSource (cheap: one small structure, not get-stats)."""
+
+    fraction_lost: float  # 0..1, of the report's interval
+    highest_seq: int | None  # extended highest sequence number received (None: no report)
+    rtt_s: float | None
+    sent_bps: float  # rtpsession's running estimate of what we send on this SSRC
+
+    @classmethod
+    def from_source_stats(cls, stats: dict[str, Any]) -> SourceReport:
+        """From an RTPSource's `stats` fields (as a dict)."""
+        have = bool(stats.get("have-rb"))
+        round_trip = _int(stats, "rb-round-trip")  # NTP short format: 1/65536 s
+        return cls(
+            fraction_lost=_int(stats, "rb-fractionlost") / 256 if have else 0.0,
+            highest_seq=_int(stats, "rb-exthighestseq") if have else None,
+            rtt_s=round_trip / 65536 if have and round_trip else None,
+            sent_bps=float(_int(stats, "bitrate")),
+        )
