@@ -11,5 +11,12 @@ exec unshare --net -- bash -euc '
   ip link set aeth0 up
   ip link set aeth1 up
   ip route add default via 10.213.0.2 dev aeth0
+  # IPv6 link-local addresses stay "tentative" (duplicate address detection) for a second
+  # or two: libnice would gather on them only from then on, and a test that counts an ICE
+  # agent'"'"'s sockets would see the count change under it. Wait until they are usable.
+  for _ in $(seq 50); do
+    ip -6 addr show tentative | grep -q . || break
+    sleep 0.1
+  done
   exec "$@"
 ' netns-run "$@"

@@ -40,6 +40,8 @@ DEBIAN_PACKAGE = {
     "timeoverlay": "gstreamer1.0-x",
     "queue": "libgstreamer1.0-0",
     "tee": "libgstreamer1.0-0",
+    "valve": "libgstreamer1.0-0",
+    "rtpmux": "gstreamer1.0-plugins-good",
     "capsfilter": "libgstreamer1.0-0",
     "fakesink": "libgstreamer1.0-0",
 }

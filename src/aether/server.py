@@ -87,8 +87,8 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
     if ports is not None and ports.size < config.max_viewers + 1:  # + the spare peer
         log.warning(
             "udp_ports %s has %d ports: at most %d viewers fit, not max_viewers %d "
-            "(one port a viewer, one for the peer kept ready)",
-            ports, ports.size, ports.size - 1, config.max_viewers,
+            "(one port a viewer; the peer kept ready takes one only while two are free)",
+            ports, ports.size, ports.size, config.max_viewers,
         )  # fmt: skip
 
     media = media_for(config)

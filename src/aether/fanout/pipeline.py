@@ -141,6 +141,8 @@ class MediaPipeline:
         encoder_elements = self.encoder.elements()
         self._source_elements = self.video.elements()
         tiered = len(self.tiers) > 1
+        if tiered:  # each viewer's tier switch (fanout/selector.py): fail now, naming the fix
+            gst.require("valve", "rtpmux")
         head = [gst.make("tee", "raw-tee"), _tier_queue("tier-0-queue")] if tiered else []
         video_chain = [
             *self._source_elements,

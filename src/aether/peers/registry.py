@@ -11,7 +11,7 @@ from aether import memory
 from aether.errors import ProtocolError
 from aether.fanout.pipeline import MediaPipeline
 from aether.logsetup import viewer_log
-from aether.peers.ice import PORT_WAIT, IceSettings, is_udp
+from aether.peers.ice import IceSettings, is_udp
 from aether.peers.offers import AnswerPlan
 from aether.peers.viewer import PeerObserver, ViewerPeer
 from aether.signaling.protocol import ClientStats
@@ -93,20 +93,20 @@ class Viewers:
             and any(name == "on_local_description" for name, _ in self._spare[1].events)
         )
 
-    def _usable(self, peer: ViewerPeer, pending: PendingObserver) -> bool:
+    def _usable(self, _peer: ViewerPeer, pending: PendingObserver) -> bool:
         # With a pinned port range, a spare made while the range was full has no port (and
-        # will fail): a new peer may find one that a viewer has freed since. A young one
-        # may still be gathering (slow under load): it is kept, since dropping it would
-        # hold its port while it closes, and the new peer could then find the range full.
-        if pending.failed:
-            return False
-        if self.ice.udp_ports is None or pending.has_udp_candidate:
-            return True
-        return time.monotonic() - peer.created_at < PORT_WAIT
+        # will fail): a new peer may find one that a viewer has freed since.
+        return not pending.failed and (self.ice.udp_ports is None or pending.has_udp_candidate)
 
     def _make_spare(self) -> None:
         self._spare_timer = None
         if self._spare is not None or self._closing:
+            return
+        ports = self.ice.udp_ports
+        if ports is not None and len(self._peers) + 2 > ports.size:
+            # A pinned range with one port left (as far as we count): it is a viewer's,
+            # not the spare's. Made now, the spare could take it from a viewer joining at
+            # the same moment. (Made again once a viewer leaves.)
             return
         pending = PendingObserver()
         peer = ViewerPeer(str(next(self._ids)), self.media, pending, self.loop, self.ice)
@@ -196,6 +196,8 @@ class Viewers:
             return
         await peer.close()
         viewer_log(log, peer.id).info("removed (%d watching)", len(self._peers))
+        if self._spare is None:
+            self._schedule_spare()  # a pinned range may have room for one again
         # Its bin, sockets and threads are gone; hand the freed heap back (docs/performance.md).
         await self.loop.run_in_executor(None, memory.trim)
 
