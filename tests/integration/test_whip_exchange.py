@@ -111,6 +111,9 @@ def test_requests_redirects_retry_after_and_delete() -> None:
         with server:
             wait_until(lambda: any(s.method == "DELETE" for s in ingest.seen), 30,
                        "the DELETE of the refused session", server)  # fmt: skip
+            # The reason is logged once the session is torn down, after its DELETE.
+            wait_until(lambda: "SDP answer is unusable" in server.output(), 10,
+                       "the refused session's reason in the log", server)  # fmt: skip
             with urllib.request.urlopen(server.url + "/stats", timeout=5) as response:
                 publisher = json.loads(response.read())["publisher"]
         log = server.output()
