@@ -56,6 +56,12 @@ if (( want_test )) && [[ ! -f tests/whep/node_modules/whip-whep/whep.js ]]; then
   echo "setup: npm ci in tests/whep (whip-whep)" >&2
   npm ci --prefix tests/whep --no-audit --no-fund --loglevel=error
 fi
+if (( want_test )) && [[ ! -d bench/fanout_client/node_modules/@roamhq/wrtc ]]; then
+  # libwebrtc viewers in Node: the fan-out bench's clients, and the unconstrained viewer of
+  # tests/e2e/test_tiers.py.
+  echo "setup: npm ci in bench/fanout_client (@roamhq/wrtc, ws)" >&2
+  npm ci --prefix bench/fanout_client --no-audit --no-fund --loglevel=error
+fi
 WHIP_DIR=tests/whip-server
 if (( want_test )) && [[ ! -f $WHIP_DIR/deb/usr/share/simple-whip-server/src/server.js ]]; then
   # Debian's simple-whip-server (a WHIP front for Janus) depends on Debian's nodejs, which

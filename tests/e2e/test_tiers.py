@@ -43,7 +43,7 @@ SIZE_JS = """() => {
 @pytest.fixture(scope="module")
 def link() -> Iterator[Link]:
     missing = [] if Path("/dev/net/tun").exists() else ["/dev/net/tun (CONFIG_TUN)"]
-    if not (CLIENT_JS.parent / "node_modules").exists():
+    if not (CLIENT_JS.parent / "node_modules" / "@roamhq" / "wrtc").exists():
         missing.append("bench/fanout_client/node_modules (npm ci there; setup.sh --test)")
     if missing:
         reason = "tier test needs " + ", ".join(missing)
