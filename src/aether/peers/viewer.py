@@ -3,6 +3,10 @@
     video-tee -> [queue (leaky, bounded)] -> webrtcbin sink_0 (H.264, sendonly)
     audio-tee -> [queue (leaky, bounded)] -> webrtcbin sink_1 (Opus, sendonly)
 
+With quality tiers (--tiers), a valve per tier and an rtpmux stand before the video queue
+(fanout/selector.py); the viewer's receiver reports drive which valve is open
+(peers/adapt.py, through video_report()).
+
 The server makes the offer once both sink pads have caps (more reliable in webrtcbin 1.22
 than on-negotiation-needed for branches added to a running pipeline). All GStreamer
 callbacks hand over to the event loop; the observer is only ever called on the loop.
