@@ -226,28 +226,24 @@ class Link:
             self.__exit__()
             raise RuntimeError("link forwarder did not start")
         if self.rate_kbit:
-            # Server egress: the media direction. A 50 ms queue, then tail drop.
-            burst = max(1600, self.rate_kbit * 1000 // 8 // 100)  # ~10 ms of the rate
-            subprocess.run(
-                [
-                    *self.enter_server_ns,
-                    "tc",
-                    "qdisc",
-                    "add",
-                    "dev",
-                    SERVER_DEV,
-                    "root",
-                    "tbf",
-                    "rate",
-                    f"{self.rate_kbit}kbit",
-                    "burst",
-                    str(burst),
-                    "latency",
-                    "50ms",
-                ],
-                check=True,
-            )
+            self.set_rate(self.rate_kbit)
         return self
+
+    def set_rate(self, rate_kbit: int | None) -> None:
+        """Cap the server's egress (the media direction) at `rate_kbit` with tbf: a 50 ms
+        queue, then tail drop. None lifts the cap. Works while the link is in use."""
+        if rate_kbit is None:
+            subprocess.run([*self.enter_server_ns, "tc", "qdisc", "del", "dev", SERVER_DEV,
+                            "root"], check=True)  # fmt: skip
+            self.rate_kbit = None
+            return
+        burst = max(1600, rate_kbit * 1000 // 8 // 100)  # ~10 ms of the rate
+        subprocess.run(
+            [*self.enter_server_ns, "tc", "qdisc", "replace", "dev", SERVER_DEV, "root",
+             "tbf", "rate", f"{rate_kbit}kbit", "burst", str(burst), "latency", "50ms"],
+            check=True,
+        )  # fmt: skip
+        self.rate_kbit = rate_kbit
 
     def __exit__(self, *exc: object) -> None:
         if self.forwarder is not None and self.forwarder.poll() is None:

@@ -33,6 +33,9 @@ TOKEN = "tiers-test-" + "c" * 20
 CAP_KBIT = 2000
 BITRATE = 4000
 SWITCH_WITHIN_S = 10.0  # "within seconds": ~2 s after connecting, measured here
+# Up again is slower by design: the estimate grows 2%/s past where the link last filled,
+# and a move up waits 8 s after the last switch (peers/adapt.py).
+UP_WITHIN_S = 90.0
 CLIENT_JS = ROOT / "bench" / "fanout_client" / "client.js"
 SIZE_JS = """() => {
   const video = document.querySelector("video");
@@ -40,7 +43,7 @@ SIZE_JS = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def link() -> Iterator[Link]:
     missing = [] if Path("/dev/net/tun").exists() else ["/dev/net/tun (CONFIG_TUN)"]
     if not (CLIENT_JS.parent / "node_modules" / "@roamhq" / "wrtc").exists():
@@ -136,3 +139,38 @@ def test_capped_viewer_moves_to_lower_tier_unconstrained_stays_on_top(
                     pipe.close()
             if os.environ.get("AETHER_TEST_VERBOSE"):
                 print(server.output())
+
+
+def test_when_the_cap_is_lifted_the_viewer_returns_to_the_top_tier(
+    browser: Any, link: Link
+) -> None:
+    """Down at the cap, then up again once the link carries the top tier: the move up
+    works too (its keyframe, the caps change, the bigger picture), without reloading."""
+    args = ("--source", "test", "--audio", "test", "--width", "1280", "--height", "720",
+            "--fps", "30", "--bitrate", str(BITRATE), "--tiers", "2",
+            "--tokens", f"admin:{TOKEN}")  # fmt: skip
+    with ServerProcess(*args, host=link.server_host, wrapper=link.enter_server_ns) as server:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(f"{server.url}/#token={TOKEN}")
+            wait_for(page, lambda s: decoded(s) > 5, what="first frames through the cap")
+            viewer = page.evaluate("window.aether.viewer")
+            tier_of = lambda: next(  # noqa: E731
+                v["tier"] for v in server_stats(server)["viewers"] if v["id"] == viewer
+            )
+            deadline = time.monotonic() + SWITCH_WITHIN_S
+            while tier_of() != 1:
+                assert time.monotonic() < deadline, "never moved down"
+                time.sleep(0.5)
+            link.set_rate(None)  # the cap is gone
+            lifted = time.monotonic()
+            while tier_of() != 0:
+                assert time.monotonic() - lifted < UP_WITHIN_S, "never moved back up"
+                time.sleep(1)
+            print(f"back on tier 0 {time.monotonic() - lifted:.0f} s after the cap went")
+            before = decoded(stats(page))
+            wait_for(page, lambda s: decoded(s) > before + 30, what="decoding on tier 0")
+            assert page.evaluate(SIZE_JS) == [1280, 720]
+        finally:
+            context.close()

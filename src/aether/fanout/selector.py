@@ -12,8 +12,10 @@ single stream whose picture changes size at a keyframe; nothing is renegotiated.
 A switch waits for the new tier's next keyframe (asked for at once), watching that tier's
 packets in Python only until it comes: the first packet of a keyframe opens the new valve
 and closes the old one, in the new tier's streaming thread, so the viewer gets no partial
-picture of the new tier. The caps that rtpmux re-announces on a switch (the tier's SPS
-and profile) stop before webrtcbin: its negotiated caps stay those of the offer.
+picture of the new tier. The caps rtpmux announces on a switch (the tier's SPS and
+profile) reach webrtcbin, which takes them without renegotiating (its SSRC and payload
+type stay). They must not be dropped on the way: rtpmux then tries again with every
+packet (measured: the tier-0 thread at 39% of a core instead of 4% with 5 viewers).
 """
 
 from __future__ import annotations
@@ -61,10 +63,6 @@ class TierSelector:
             valve.get_static_pad("src").link(self.mux.request_pad_simple("sink_%u"))
             viewer_bin.add_pad(Gst.GhostPad.new(pad_name(tier), valve.get_static_pad("sink")))
             self.valves.append(valve)
-        src = self.mux.get_static_pad("src")
-        self._events_probe = src.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, self._on_event)
-        self._src = src
-        self._seen_caps = False
         self._lock = threading.Lock()
         self.current = 0  # the tier whose packets the viewer receives
         self.pending: int | None = None  # the tier waited for (its keyframe)
@@ -76,17 +74,6 @@ class TierSelector:
     def src(self) -> Any:
         """rtpmux's src pad: link it to the viewer's queue."""
         return self.mux.get_static_pad("src")
-
-    def _on_event(self, _pad: Any, info: Any) -> Any:
-        kind = info.get_event().type
-        if kind not in (Gst.EventType.CAPS, Gst.EventType.STREAM_START):
-            return Gst.PadProbeReturn.OK
-        if kind == Gst.EventType.CAPS:
-            if self._seen_caps:
-                return Gst.PadProbeReturn.DROP
-            self._seen_caps = True
-            return Gst.PadProbeReturn.OK
-        return Gst.PadProbeReturn.DROP if self._seen_caps else Gst.PadProbeReturn.OK
 
     def switch(self, tier: int, reason: str) -> None:
         """Move to `tier` at its next keyframe (asked for now). Any thread."""
@@ -133,7 +120,6 @@ class TierSelector:
         return Gst.PadProbeReturn.REMOVE
 
     def close(self) -> None:
-        """Remove the probes (they hold this object)."""
+        """Remove the probe (it holds this object)."""
         with self._lock:
             self._cancel_locked()
-        self._src.remove_probe(self._events_probe)
