@@ -1,12 +1,29 @@
-"""aether.memory: malloc figures."""
+"""aether.memory: malloc figures, and freeing reference cycles at a viewer's teardown."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
+import weakref
+from collections.abc import Iterator
 
 import pytest
 
 from aether import memory
+from aether.peers.viewer import ViewerPeer
+from aether.signaling.session import SignalingSession
+
+
+@pytest.fixture
+def no_automatic_gc() -> Iterator[None]:
+    """Only reference counting frees, as between two rare full collections in service."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def test_heap_stats_on_glibc() -> None:
@@ -30,3 +47,21 @@ def test_trim_logs_the_heap_at_debug(caplog: pytest.LogCaptureFixture) -> None:
 def test_libc_is_opened_once() -> None:
     # Each ctypes.CDLL makes a class: garbage only the cyclic collector frees.
     assert memory._libc() is memory._libc()
+
+
+def test_a_closed_peer_and_its_session_need_no_cyclic_collection(
+    no_automatic_gc: None,
+) -> None:
+    """The session holds its peer and the peer its observer (the session): close() must
+    break that cycle, or both (and the session's WebSocket) wait for a full collection."""
+    loop = asyncio.new_event_loop()
+    try:
+        session = SignalingSession(None, None, "10.213.0.2")  # type: ignore[arg-type]
+        peer = ViewerPeer("1", media=None, observer=session, loop=loop)  # type: ignore[arg-type]
+        session.peer = peer
+        loop.run_until_complete(peer.close())
+        gone = [weakref.ref(session), weakref.ref(peer)]
+        del session, peer
+        assert [ref() for ref in gone] == [None, None]
+    finally:
+        loop.close()
