@@ -26,6 +26,11 @@ def no_automatic_gc() -> Iterator[None]:
         gc.enable()
 
 
+class Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
 def test_heap_stats_on_glibc() -> None:
     stats = memory.heap_stats()
     if stats is None:
@@ -47,6 +52,30 @@ def test_trim_logs_the_heap_at_debug(caplog: pytest.LogCaptureFixture) -> None:
 def test_libc_is_opened_once() -> None:
     # Each ctypes.CDLL makes a class: garbage only the cyclic collector frees.
     assert memory._libc() is memory._libc()
+
+
+def test_collect_frees_a_cycle(no_automatic_gc: None) -> None:
+    cycle = Cycle()
+    gone = weakref.ref(cycle)
+    del cycle
+    assert gone() is not None
+    assert memory.collect() >= 1
+    assert gone() is None
+
+
+def test_objects_made_before_freeze_are_left_alone(no_automatic_gc: None) -> None:
+    before = Cycle()
+    try:
+        memory.freeze()
+        after = Cycle()
+        gone_before, gone_after = weakref.ref(before), weakref.ref(after)
+        del before, after
+        memory.collect()
+        assert gone_after() is None
+        assert gone_before() is not None  # frozen: never scanned again
+    finally:
+        gc.unfreeze()
+        gc.collect()
 
 
 def test_a_closed_peer_and_its_session_need_no_cyclic_collection(
