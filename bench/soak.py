@@ -257,7 +257,8 @@ def main() -> None:
         raise SystemExit(f"the Node viewers need: npm ci --prefix {CLIENT_DIR}")
     data = run(opts)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"soak-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    # The pid too: two runs side by side (an A/B) may end in the same second.
+    path = RESULTS / f"soak-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}.json"
     path.write_text(json.dumps(data, indent=1))
     s = data["summary"]
     rss = s["rss_mb"]
