@@ -14,11 +14,16 @@ What it does:
   `--churn 0`, one more viewer in its own process that is replaced every `--churn` seconds
   (a new connection, a full teardown), so per-viewer leaks add up.
 - Every `--interval` seconds samples the server's RSS (VmRSS), open file descriptors,
-  threads, and from /stats the viewers watching and the pipeline's element count.
+  threads, and from /stats the viewers watching and the pipeline's element count; and,
+  from the server's debug line after each viewer's teardown (aether.memory), what glibc
+  malloc holds: bytes in use and bytes free inside its heaps (a leak grows the first,
+  fragmentation the second) and Python's allocated blocks.
 - Prints the RSS at start, after the warm-up (`--warmup` minutes), at the end and its
   maximum, and the least-squares slope of RSS over the time after warm-up in MB/hour;
-  fds, threads and elements likewise (start/end/max). Writes every sample to
-  bench/results/soak-<time>.json.
+  fds, threads and elements likewise (start/end/max), and the slope of malloc's
+  in-use bytes. Writes every sample to bench/results/soak-<time>.json.
+- `--server-env NAME=VALUE` (repeatable) sets the server's environment only, for A/B runs
+  of the allocator (MALLOC_ARENA_MAX=1, G_SLICE=always-malloc, LD_PRELOAD=libjemalloc).
 
 Memory is "steady" when the post-warm-up slope is small against the RSS (a leak of one
 viewer's bin per churn would show as several MB/hour; see docs/performance.md).
@@ -30,6 +35,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shlex
 import statistics
 import sys
@@ -44,6 +50,27 @@ from bench.fanout import CLIENT_DIR, ClientPool, http_json, rss_mb
 
 RESULTS = ROOT / "bench" / "results"
 WIDTH, HEIGHT, FPS, BITRATE = 1280, 720, 30, 4000
+# aether.memory's line after a viewer's teardown (HeapStats.describe()).
+HEAP_LINE = re.compile(
+    r"heap after trim: malloc in use (?P<in_use>[\d.]+) MB, free in its heaps "
+    r"(?P<free>[\d.]+) MB in (?P<chunks>\d+) chunks, Python blocks (?P<blocks>\d+)"
+)
+
+
+def last_heap_stats(log: str) -> dict[str, float | None]:
+    """The server's latest malloc figures (None before the first teardown)."""
+    found = list(HEAP_LINE.finditer(log))
+    if not found:
+        return {"heap_in_use_mb": None, "heap_free_mb": None, "python_blocks": None}
+    last = found[-1]
+    return {
+        "heap_in_use_mb": float(last["in_use"]),
+        "heap_free_mb": float(last["free"]),
+        "python_blocks": int(last["blocks"]),
+    }
+
+
+HEAP_KEYS = ("heap_in_use_mb", "heap_free_mb", "python_blocks")
 
 
 def open_fds(pid: int) -> int:
@@ -86,19 +113,22 @@ def summarize(samples: list[dict[str, Any]], warmup_s: float) -> dict[str, Any]:
             "slope_mb_per_hour": slope_per_hour([(s["t"], s["rss_mb"]) for s in after]),
         },
     }
-    for key in ("fds", "threads", "elements", "viewers"):
+    heap = [(s["t"], s["heap_in_use_mb"]) for s in after if s.get("heap_in_use_mb") is not None]
+    if heap:
+        out["heap_in_use_slope_mb_per_hour"] = slope_per_hour(heap)
+    for key in ("fds", "threads", "elements", "viewers", *HEAP_KEYS):
         values = [s[key] for s in samples if s[key] is not None]
         if values:
             out[key] = {
                 "start": values[0],
-                "after_warmup": next((s[key] for s in after if s[key] is not None), None),
+                "after_warmup": next((s[key] for s in after if s.get(key) is not None), None),
                 "end": values[-1],
                 "max": max(values),
             }
     return out
 
 
-def sample(pid: int, url: str, t: float) -> dict[str, Any]:
+def sample(pid: int, url: str, t: float, log: str) -> dict[str, Any]:
     try:
         snap = http_json(url + "/stats")
         elements, viewers = snap.get("pipeline_elements"), snap.get("viewers_now")
@@ -111,6 +141,7 @@ def sample(pid: int, url: str, t: float) -> dict[str, Any]:
         "threads": threads(pid),
         "elements": elements,
         "viewers": viewers,
+        **last_heap_stats(log),
     }
 
 
@@ -121,7 +152,7 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
             "--audio", "test", "--width", str(WIDTH), "--height", str(HEIGHT),
             "--fps", str(FPS), "--bitrate", str(BITRATE), "--max-viewers", "50",
             *shlex.split(opts.serve_args),
-            env={"AETHER_LOG": "warning"},
+            env={"AETHER_LOG": "warning,aether.memory=debug", **server_env(opts.server_env)},
         )  # fmt: skip
         server.start()
         assert server.proc is not None
@@ -139,12 +170,13 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
             while True:
                 now = time.monotonic()
                 if now >= next_sample or now >= end:
-                    samples.append(sample(pid, server.url, now - start))
+                    samples.append(sample(pid, server.url, now - start, server.output()))
                     s = samples[-1]
                     print(
                         f"{s['t'] / 60:6.1f} min  RSS {s['rss_mb']:6.1f} MB  fds {s['fds']:4d}  "
                         f"threads {s['threads']:3d}  elements {s['elements']}  "
-                        f"viewers {s['viewers']}",
+                        f"viewers {s['viewers']}  malloc in use {s['heap_in_use_mb']} MB  "
+                        f"free {s['heap_free_mb']} MB  Python blocks {s['python_blocks']}",
                         flush=True,
                     )
                     next_sample += opts.interval
@@ -182,6 +214,16 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def server_env(pairs: list[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--server-env wants NAME=VALUE, not {pair!r}")
+        env[name] = value
+    return env
+
+
 def fmt(value: float | None, unit: str = "") -> str:
     return "n/a" if value is None else f"{value:.1f}{unit}"
 
@@ -201,6 +243,13 @@ def main() -> None:
         default="",
         help="more `aether serve` arguments, e.g. '--udp-ports 40000-40019'",
     )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set in the server's environment only (repeatable), e.g. MALLOC_ARENA_MAX=1",
+    )
     opts = parser.parse_args()
     if not in_private_netns():
         raise SystemExit("run inside scripts/netns-run.sh: ICE gathers nothing on loopback")
@@ -208,7 +257,8 @@ def main() -> None:
         raise SystemExit(f"the Node viewers need: npm ci --prefix {CLIENT_DIR}")
     data = run(opts)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"soak-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    # The pid too: two runs side by side (an A/B) may end in the same second.
+    path = RESULTS / f"soak-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}.json"
     path.write_text(json.dumps(data, indent=1))
     s = data["summary"]
     rss = s["rss_mb"]
@@ -218,7 +268,10 @@ def main() -> None:
     print(f"RSS MB: start {rss['start']:.1f}, after warm-up {rss['after_warmup']:.1f}, "
           f"end {rss['end']:.1f}, max {rss['max']:.1f}; "
           f"slope after warm-up {fmt(rss['slope_mb_per_hour'], ' MB/hour')}")  # fmt: skip
-    for key in ("fds", "threads", "elements", "viewers"):
+    if s.get("heap_in_use_slope_mb_per_hour") is not None:
+        print(f"malloc in use: slope after warm-up "
+              f"{fmt(s['heap_in_use_slope_mb_per_hour'], ' MB/hour')}")  # fmt: skip
+    for key in ("fds", "threads", "elements", "viewers", *HEAP_KEYS):
         if key in s:
             v = s[key]
             print(f"{key}: start {v['start']}, after warm-up {v['after_warmup']}, "

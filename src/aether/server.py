@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from aether import gst
+from aether import gst, memory
 from aether.access.tokens import Role, Token, mint
 from aether.capture import VIDEO, x11
 from aether.config import Config
@@ -169,6 +169,7 @@ async def serve(config: Config, reread: Callable[[], Config] | None = None) -> i
             in_force = reload(in_force, reread, access, viewers, generated)
 
         loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    memory.freeze()  # what start-up made stays out of collections (aether/memory.py)
     url = public_url(config)
     log.info("serving on %s (signaling at /signal, health at /health)", url)
     if generated:

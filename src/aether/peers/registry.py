@@ -198,7 +198,10 @@ class Viewers:
         viewer_log(log, peer.id).info("removed (%d watching)", len(self._peers))
         if self._spare is None:
             self._schedule_spare()  # a pinned range may have room for one again
-        # Its bin, sockets and threads are gone; hand the freed heap back (docs/performance.md).
+        # Its bin, sockets and threads are gone. Free what reference cycles hold (aiohttp
+        # keeps each closed WebSocket in one), then hand the freed heap back
+        # (docs/performance.md, "Memory over time").
+        memory.collect()
         await self.loop.run_in_executor(None, memory.trim)
 
     def estimated_latency_ms(self, peer: ViewerPeer) -> float | None:

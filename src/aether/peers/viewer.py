@@ -81,6 +81,25 @@ class PeerObserver(Protocol):
     def on_failure(self, reason: str) -> None: ...
 
 
+class DetachedObserver:
+    """The observer of a closed peer: hears nothing, holds nothing."""
+
+    def on_local_description(self, sdp: str) -> None:
+        pass
+
+    def on_local_candidate(self, mline: int, candidate: str) -> None:
+        pass
+
+    def on_connection_state(self, state: str) -> None:
+        pass
+
+    def on_failure(self, reason: str) -> None:
+        pass
+
+
+DETACHED = DetachedObserver()
+
+
 class ViewerPeer:
     def __init__(
         self,
@@ -679,6 +698,11 @@ class ViewerPeer:
         self._sink_pads.clear()
         self._queues.clear()
         self._rtx_senders.clear()
+        # The observer (a signaling session) holds this peer too: a reference cycle that
+        # would keep both, and with them the session's WebSocket, request and zlib
+        # compressor (native memory), until Python's next full garbage
+        # collection, which comes rarely (docs/performance.md, "Memory over time").
+        self.observer = DETACHED
 
 
 def set_limits(queue: Any, limits: dict[str, int]) -> None:
