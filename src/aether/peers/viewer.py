@@ -689,8 +689,12 @@ class ViewerPeer:
             gates, self._gates = self._gates, []
         for pad, probe_id in [*self._probes, *gates]:
             pad.remove_probe(probe_id)
+        # The selector and the resend budget hold bound methods of this peer: let go of
+        # them, or the peer waits for a cyclic collection (docs/performance.md, memory).
         if self.selector is not None:
             self.selector.close()
+            self.selector = None
+        self.resends.kbps = _no_estimate
         self._handlers.clear()
         self._probes.clear()
         self._webrtc = None
@@ -703,6 +707,10 @@ class ViewerPeer:
         # compressor (native memory), until Python's next full garbage
         # collection, which comes rarely (docs/performance.md, "Memory over time").
         self.observer = DETACHED
+
+
+def _no_estimate() -> float:
+    return 0.0
 
 
 def set_limits(queue: Any, limits: dict[str, int]) -> None:
