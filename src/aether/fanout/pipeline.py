@@ -94,7 +94,7 @@ class MediaPipeline:
         self._branch_errors: dict[str, Callable[[str], None]] = {}  # bin name -> handler
         self._loop: asyncio.AbstractEventLoop | None = None
         self._encoder_pad: Any = None
-        self._last_keyframe_request = -KEYFRAME_MIN_INTERVAL
+        self._keyframe_at: dict[int, float] = {}  # tier -> its last request (monotonic)
         self._keyframe_lock = threading.Lock()
         self.keyframes_requested = 0
         self.keyframes_sent = 0
@@ -131,7 +131,6 @@ class MediaPipeline:
         self.tiers_down: set[int] = set()  # lower tiers whose encode failed
         self._tier_bins: dict[int, Any] = {}
         self._tier_pads: dict[int, Any] = {}  # where keyframe requests for a tier go
-        self._tier_keyframe_at: dict[int, float] = {}
         self._source_sink: Any = None  # the pad the video source links to
 
     # --- construction ---------------------------------------------------------------
@@ -706,34 +705,25 @@ class MediaPipeline:
         return None
 
     def request_keyframe(self, reason: str, tier: int = 0) -> bool:
-        """Ask the encoder (of `tier`) for a keyframe; requests within
-        KEYFRAME_MIN_INTERVAL coalesce.
+        """Ask the encoder of `tier` for a keyframe; requests to one encoder within
+        KEYFRAME_MIN_INTERVAL coalesce. `keyframes_requested`/`_sent` count the top
+        tier's (what /stats shows).
 
         Thread-safe. Returns True when a request went to the encoder.
         """
-        if tier:
-            return self._request_tier_keyframe(tier, reason)
         with self._keyframe_lock:
-            self.keyframes_requested += 1
+            if tier == 0:
+                self.keyframes_requested += 1
             now = time.monotonic()
-            if now - self._last_keyframe_request < KEYFRAME_MIN_INTERVAL:
+            if now - self._keyframe_at.get(tier, -KEYFRAME_MIN_INTERVAL) < KEYFRAME_MIN_INTERVAL:
                 return False
-            self._last_keyframe_request = now
-            self.keyframes_sent += 1
-        log.debug("keyframe requested (%s)", reason)
+            self._keyframe_at[tier] = now
+            if tier == 0:
+                self.keyframes_sent += 1
+        log.debug("%skeyframe requested (%s)", f"tier {tier} " if tier else "", reason)
+        pad = self._encoder_pad if tier == 0 else self._tier_pads[tier]
         event = GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0)
-        return bool(self._encoder_pad.send_event(event))
-
-    def _request_tier_keyframe(self, tier: int, reason: str) -> bool:
-        with self._keyframe_lock:
-            now = time.monotonic()
-            last = self._tier_keyframe_at.get(tier, -KEYFRAME_MIN_INTERVAL)
-            if now - last < KEYFRAME_MIN_INTERVAL:
-                return False
-            self._tier_keyframe_at[tier] = now
-        log.debug("tier %d keyframe requested (%s)", tier, reason)
-        event = GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0)
-        return bool(self._tier_pads[tier].send_event(event))
+        return bool(pad.send_event(event))
 
     def set_tier_bitrate(self, tier: int, kbps: int) -> None:
         """The running encoder of `tier` takes a new bitrate (0: the top tier's)."""
