@@ -49,7 +49,6 @@ from aether.telemetry.webrtcstats import SourceReport
 log = logging.getLogger(__name__)
 
 INTERVAL = 1.0  # seconds between estimates
-WINDOW = 2.0  # seconds of figures one estimate looks at
 LOSS_HIGH = 0.10  # more lost than this: congested
 LOSS_LOW = 0.02  # less lost than this: the estimate may grow
 QUEUE_DELAY = 0.25  # seconds of round-trip time above the minimum: congested
