@@ -112,6 +112,13 @@ class ServerProcess:
     def ws_url(self) -> str:
         return f"ws://{self.host}:{self.port}/signal"
 
+    def stats(self, token: str | None = None, timeout: float = 10.0) -> dict[str, Any]:
+        """GET /stats, with `token` as a bearer token when access needs one."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        request = urllib.request.Request(self.url + "/stats", headers=headers)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return dict(json.loads(response.read()))
+
     def start(self, timeout: float = 20.0) -> ServerProcess:
         self.log = tempfile.NamedTemporaryFile("w+", prefix="aether-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(

@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,11 +55,6 @@ def server() -> Iterator[ServerProcess]:
         yield srv
 
 
-def server_stats(server: ServerProcess) -> Any:
-    with urllib.request.urlopen(server.url + "/stats", timeout=5) as r:
-        return json.load(r)
-
-
 def reading(server: ServerProcess) -> dict[str, int]:
     """What a leak would grow: memory, descriptors, threads, pipeline elements.
 
@@ -72,7 +66,7 @@ def reading(server: ServerProcess) -> dict[str, int]:
     pid = server.proc.pid
     status = Path(f"/proc/{pid}/status").read_text()
     rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line[:6] == "VmRSS:")
-    s = server_stats(server)
+    s = server.stats()
     return {
         "rss_kb": rss_kb,
         "fds": len(os.listdir(f"/proc/{pid}/fd")),

@@ -3,8 +3,6 @@ same connection goes on decoding at the new rate, and back."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Any
 
 import pytest
@@ -20,14 +18,6 @@ def decoded_fps(page: Any, seconds: float = 3.0) -> float:
     before = decoded(stats(page))
     page.wait_for_timeout(seconds * 1000)
     return (decoded(stats(page)) - before) / seconds
-
-
-def server_stats(server: ServerProcess) -> Any:
-    request = urllib.request.Request(
-        server.url + "/stats", headers={"Authorization": f"Bearer {ADMIN}"}
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.load(response)
 
 
 def test_admin_changes_the_frame_rate_while_a_viewer_watches(browser: Any) -> None:
@@ -48,7 +38,7 @@ def test_admin_changes_the_frame_rate_while_a_viewer_watches(browser: Any) -> No
             assert (code, answer) == (200, {"fps": 10, "previous_fps": 30})
             page.wait_for_timeout(1500)  # the rebuilt encoder's first keyframe
             slow = decoded_fps(page)
-            figures = server_stats(server)
+            figures = server.stats(ADMIN)
             code, answer = post(server, {"fps": 30, "bitrate_kbps": 1000}, ADMIN)
             assert code == 200, answer
             assert answer == {

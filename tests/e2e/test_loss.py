@@ -11,9 +11,7 @@ not congestion: the bitrate stays where it was set.
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,11 +53,7 @@ def server_for(link: Link, nack: bool) -> ServerProcess:
 
 def server_video(server: ServerProcess, viewer: str) -> dict[str, Any]:
     """The viewer's video figures from /stats, with the top encode's target bitrate."""
-    request = urllib.request.Request(
-        server.url + "/stats", headers={"Authorization": f"Bearer {TOKEN}"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as r:
-        snap = json.loads(r.read())
+    snap = server.stats(TOKEN)
     view = next(v for v in snap["viewers"] if v["id"] == viewer)
     return {**view["video"], "top_bitrate_kbps": snap["bitrate_kbps"]}
 

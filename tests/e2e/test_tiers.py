@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,9 @@ SWITCH_WITHIN_S = 10.0  # "within seconds": ~2 s after connecting, measured here
 # and a move up waits 8 s after the last switch (peers/adapt.py).
 UP_WITHIN_S = 90.0
 CLIENT_JS = ROOT / "bench" / "fanout_client" / "client.js"
+SERVE_ARGS = ("--source", "test", "--audio", "test", "--width", "1280", "--height", "720",
+              "--fps", "30", "--bitrate", str(BITRATE), "--tiers", "2",
+              "--tokens", f"admin:{TOKEN}")  # fmt: skip
 SIZE_JS = """() => {
   const video = document.querySelector("video");
   return [video.videoWidth, video.videoHeight];
@@ -55,14 +57,6 @@ def link() -> Iterator[Link]:
         pytest.skip(reason)
     with Link(rate_kbit=CAP_KBIT, seed=3) as capped:
         yield capped
-
-
-def server_stats(server: ServerProcess) -> dict[str, Any]:
-    request = urllib.request.Request(
-        server.url + "/stats", headers={"Authorization": f"Bearer {TOKEN}"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as r:
-        return dict(json.loads(r.read()))
 
 
 def unconstrained_viewer(link: Link, server: ServerProcess) -> subprocess.Popen[str]:
@@ -93,10 +87,7 @@ def unconstrained_viewer(link: Link, server: ServerProcess) -> subprocess.Popen[
 def test_capped_viewer_moves_to_lower_tier_unconstrained_stays_on_top(
     browser: Any, link: Link
 ) -> None:
-    args = ("--source", "test", "--audio", "test", "--width", "1280", "--height", "720",
-            "--fps", "30", "--bitrate", str(BITRATE), "--tiers", "2",
-            "--tokens", f"admin:{TOKEN}")  # fmt: skip
-    with ServerProcess(*args, host=link.server_host, wrapper=link.enter_server_ns) as server:
+    with ServerProcess(*SERVE_ARGS, host=link.server_host, wrapper=link.enter_server_ns) as server:
         node = unconstrained_viewer(link, server)
         context = browser.new_context()
         try:
@@ -108,7 +99,7 @@ def test_capped_viewer_moves_to_lower_tier_unconstrained_stays_on_top(
             moved_after = None
             other_tiers: set[int] = set()
             while time.monotonic() - started < SWITCH_WITHIN_S + 5:
-                snap = server_stats(server)
+                snap = server.stats(TOKEN)
                 views = {v["id"]: v for v in snap["viewers"]}
                 other_tiers |= {v["tier"] for k, v in views.items() if k != chromium}
                 if views[chromium]["tier"] == 1 and moved_after is None:
@@ -123,7 +114,7 @@ def test_capped_viewer_moves_to_lower_tier_unconstrained_stays_on_top(
             before = decoded(stats(page))
             wait_for(page, lambda s: decoded(s) > before + 30, what="decoding on tier 1")
             assert page.evaluate(SIZE_JS) == [640, 360]
-            snap = server_stats(server)
+            snap = server.stats(TOKEN)
             views = {v["id"]: v for v in snap["viewers"]}
             other_tiers |= {v["tier"] for k, v in views.items() if k != chromium}
             others = [v for k, v in views.items() if k != chromium]
@@ -146,10 +137,7 @@ def test_when_the_cap_is_lifted_the_viewer_returns_to_the_top_tier(
 ) -> None:
     """Down at the cap, then up again once the link carries the top tier: the move up
     works too (its keyframe, the caps change, the bigger picture), without reloading."""
-    args = ("--source", "test", "--audio", "test", "--width", "1280", "--height", "720",
-            "--fps", "30", "--bitrate", str(BITRATE), "--tiers", "2",
-            "--tokens", f"admin:{TOKEN}")  # fmt: skip
-    with ServerProcess(*args, host=link.server_host, wrapper=link.enter_server_ns) as server:
+    with ServerProcess(*SERVE_ARGS, host=link.server_host, wrapper=link.enter_server_ns) as server:
         context = browser.new_context()
         try:
             page = context.new_page()
@@ -157,7 +145,7 @@ def test_when_the_cap_is_lifted_the_viewer_returns_to_the_top_tier(
             wait_for(page, lambda s: decoded(s) > 5, what="first frames through the cap")
             viewer = page.evaluate("window.aether.viewer")
             tier_of = lambda: next(  # noqa: E731
-                v["tier"] for v in server_stats(server)["viewers"] if v["id"] == viewer
+                v["tier"] for v in server.stats(TOKEN)["viewers"] if v["id"] == viewer
             )
             deadline = time.monotonic() + SWITCH_WITHIN_S
             while tier_of() != 1:

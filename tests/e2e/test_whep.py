@@ -4,7 +4,6 @@ server through POST /whep, beside a viewer of our own page; both decode."""
 from __future__ import annotations
 
 import contextlib
-import json
 import subprocess
 import sys
 import time
@@ -71,11 +70,6 @@ def open_whep(browser: Any, page_url: str, endpoint: str, audio: bool = True) ->
     return page
 
 
-def server_stats(server: ServerProcess) -> Any:
-    with urllib.request.urlopen(server.url + "/stats", timeout=5) as response:
-        return json.load(response)
-
-
 def test_third_party_whep_client_decodes_beside_our_page(
     browser: Any, server: ServerProcess, client_page: str
 ) -> None:
@@ -94,7 +88,7 @@ def test_third_party_whep_client_decodes_beside_our_page(
         whep.wait_for_timeout(1500)
         later = stats(whep)
         assert decoded(later) > decoded(first) + 20, "WHEP video stopped decoding"
-        kinds = sorted(v["kind"] for v in server_stats(server)["viewers"])
+        kinds = sorted(v["kind"] for v in server.stats()["viewers"])
         assert kinds == ["websocket", "whep"]
         resource = whep.evaluate("window.aether.whep.resourceURL.href")
         assert "/whep/" in resource
@@ -103,9 +97,9 @@ def test_third_party_whep_client_decodes_beside_our_page(
         whep.context.close()
         ours.context.close()
     deadline = time.monotonic() + 10
-    while [v["kind"] for v in server_stats(server)["viewers"]] and time.monotonic() < deadline:
+    while [v["kind"] for v in server.stats()["viewers"]] and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert server_stats(server)["viewers"] == [], "DELETE and close did not remove the viewers"
+    assert server.stats()["viewers"] == [], "DELETE and close did not remove the viewers"
     log = server.output()
     # Chromium numbers H.264 its own way (not our 96): the stream was re-numbered for it.
     assert "payload group for video PT" in log
@@ -126,19 +120,19 @@ def test_a_vanished_viewer_is_removed(
 ) -> None:
     """No DELETE, no DTLS close: its tab crashes. Its RTCP stops, so it goes."""
     deadline = time.monotonic() + 20  # the earlier tests' closed tabs go first
-    while server_stats(server)["viewers"] and time.monotonic() < deadline:
+    while server.stats()["viewers"] and time.monotonic() < deadline:
         time.sleep(0.5)
     whep = open_whep(browser, client_page, server.url + "/whep")
     try:
         wait_for(whep, lambda s: decoded(s) > 10, what="WHEP frames")
-        assert [v["kind"] for v in server_stats(server)["viewers"]] == ["whep"]
+        assert [v["kind"] for v in server.stats()["viewers"]] == ["whep"]
         with contextlib.suppress(Exception):
             whep.goto("chrome://crash", timeout=2000)
         crashed = time.monotonic()
-        while server_stats(server)["viewers"] and time.monotonic() - crashed < 40:
+        while server.stats()["viewers"] and time.monotonic() - crashed < 40:
             time.sleep(0.5)
         gone_after = time.monotonic() - crashed
-        left = server_stats(server)["viewers"]
+        left = server.stats()["viewers"]
         assert left == [], f"the vanished WHEP viewer stayed: {left}"
         print(f"vanished WHEP viewer removed after {gone_after:.1f} s")
     finally:
@@ -154,6 +148,6 @@ def test_our_page_watches_through_whep(browser: Any, server: ServerProcess) -> N
         assert first["video"]["codec"] == "video/H264"
         assert page.evaluate("window.aether.whepResource").startswith(server.url + "/whep/")
         assert page.evaluate("window.aether.ws") is None  # no WebSocket signaling at all
-        assert "whep" in [v["kind"] for v in server_stats(server)["viewers"]]
+        assert "whep" in [v["kind"] for v in server.stats()["viewers"]]
     finally:
         page.context.close()

@@ -59,11 +59,6 @@ def wait_output(server: ServerProcess, text: str, count: int = 1, timeout: float
     return time.monotonic() - start
 
 
-def server_stats(server: ServerProcess) -> dict[str, Any]:
-    with urllib.request.urlopen(server.url + "/stats", timeout=10) as response:
-        return dict(json.loads(response.read()))
-
-
 def open_viewer(browser: Any, ingest: Ingest) -> Any:
     """Chromium subscribed to the room's publisher, the page served at Janus's origin."""
     files = {
@@ -106,7 +101,7 @@ def test_a_janus_viewer_decodes_what_aether_publishes(browser: Any, ingest: Inge
         waited = wait_output(server, "publishing: connected")
         print(f"\nWHIP: connected {time.monotonic() - started:.2f} s after start "
               f"({waited:.2f} s after /health answered)")  # fmt: skip
-        figures = server_stats(server)
+        figures = server.stats()
         publisher = figures["publisher"]
         assert publisher["state"] == "publishing", publisher
         assert publisher["resource"] == f"{ingest.whip_base}/resource/live"  # Location resolved
@@ -129,7 +124,7 @@ def test_a_refused_token_is_retried_and_named_in_the_log(ingest: Ingest) -> None
     wrong = "not-" + TOKEN
     with publishing_server(ingest, "guarded", wrong) as server:
         wait_output(server, "retrying in", count=2)
-        publisher = server_stats(server)["publisher"]
+        publisher = server.stats()["publisher"]
         assert publisher["state"] in ("waiting", "connecting")
         assert publisher["sessions"] == 0
         assert "HTTP 403" in publisher["last_error"]
@@ -158,7 +153,7 @@ def test_publishing_resumes_when_the_ingest_comes_back(browser: Any, ingest: Ing
         assert "cannot reach the ingest" in noticed
         with urllib.request.urlopen(server.url + "/health", timeout=5) as response:
             assert response.status == 200  # still serving
-        assert server_stats(server)["publisher"]["state"] in ("waiting", "connecting")
+        assert server.stats()["publisher"]["state"] in ("waiting", "connecting")
 
         ingest.start()
         ingest.create_endpoint("again")
@@ -167,7 +162,7 @@ def test_publishing_resumes_when_the_ingest_comes_back(browser: Any, ingest: Ing
         print(f"\nWHIP: loss noticed after {noticed_after:.1f} s; ingest down "
               f"{back - stopped:.1f} s; publishing again {time.monotonic() - back:.2f} s "
               "after it was back")  # fmt: skip
-        publisher = server_stats(server)["publisher"]
+        publisher = server.stats()["publisher"]
         assert publisher["state"] == "publishing"
         assert publisher["reconnects"] == 1
         page = open_viewer(browser, ingest)
