@@ -145,15 +145,21 @@ class FakePeer:
         return self.report
 
 
+def feed(adapter: Adapter, viewers: list[Any], slow: FakePeer, losses: list[float]) -> None:
+    """One receiver report a second from every viewer (`slow` with `losses`, the others
+    with none), and the adapter's decision after each."""
+    for second, lost in enumerate(losses):
+        for viewer in viewers:
+            viewer.reports(second, 100 * (second + 1), lost if viewer is slow else 0.0)
+        adapter.decide(viewers, float(second))
+
+
 def test_adapter_moves_the_congested_viewer_and_keeps_the_top_for_the_other() -> None:
     media = FakeMedia(plan(1280, 720, 4000, 2, 300), target_bitrate=4000)
     slow, fast = FakePeer("slow", True), FakePeer("fast", True)
     viewers: list[Any] = [slow, fast]
     adapter = Adapter(media, viewers, 300)
-    for second, lost in enumerate([0.0, 0.5]):
-        slow.reports(second, 100 * (second + 1), lost)
-        fast.reports(second, 100 * (second + 1), 0.0)
-        adapter.decide(viewers, float(second))
+    feed(adapter, viewers, slow, [0.0, 0.5])
     assert slow.switched == [1] and fast.switched == []
     assert media.set_to == []  # the top tier's only viewer is fast: it stays at 4000
 
@@ -163,10 +169,7 @@ def test_with_one_encode_the_bitrate_follows_the_slowest_viewer() -> None:
     slow, fast = FakePeer("slow", False), FakePeer("fast", False)
     viewers: list[Any] = [slow, fast]
     adapter = Adapter(media, viewers, 300)
-    for second, lost in enumerate([0.0, 0.5]):
-        slow.reports(second, 100 * (second + 1), lost)
-        fast.reports(second, 100 * (second + 1), 0.0)
-        adapter.decide(viewers, float(second))
+    feed(adapter, viewers, slow, [0.0, 0.5])
     expected = int(4000 * 0.5 * adapt.BACKOFF * adapt.HEADROOM)
     assert media.set_to == [(0, expected)]
     assert adapter.top_kbps == expected
@@ -177,9 +180,7 @@ def test_the_top_bitrate_goes_back_up_when_the_slow_viewer_leaves() -> None:
     slow = FakePeer("slow", False)
     viewers: list[Any] = [slow]
     adapter = Adapter(media, viewers, 300)
-    for second, lost in enumerate([0.0, 0.5]):
-        slow.reports(second, 100 * (second + 1), lost)
-        adapter.decide(viewers, float(second))
+    feed(adapter, viewers, slow, [0.0, 0.5])
     assert adapter.top_kbps is not None
     viewers.clear()
     adapter._bitrate_at = 0.0  # no wait between changes, for the test
@@ -192,9 +193,7 @@ def test_the_top_bitrate_never_goes_below_its_floor() -> None:
     slow = FakePeer("slow", False)
     viewers: list[Any] = [slow]
     adapter = Adapter(media, viewers, 1000)
-    for second, lost in enumerate([0.0, 0.95]):
-        slow.reports(second, 100 * (second + 1), lost)
-        adapter.decide(viewers, float(second))
+    feed(adapter, viewers, slow, [0.0, 0.95])
     assert media.set_to == [(0, 1000)]
 
 
@@ -216,9 +215,7 @@ def test_after_lowering_the_top_bitrate_the_next_report_does_not_lower_it_again(
     slow = FakePeer("slow", False)
     viewers: list[Any] = [slow]
     adapter = Adapter(media, viewers, 300)
-    for second, lost in enumerate([0.0, 0.5, 0.5]):  # the third still describes 4000
-        slow.reports(second, 100 * (second + 1), lost)
-        adapter.decide(viewers, float(second))
+    feed(adapter, viewers, slow, [0.0, 0.5, 0.5])  # the third still describes 4000
     assert len(media.set_to) == 1, media.set_to
 
 
