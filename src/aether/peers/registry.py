@@ -89,11 +89,11 @@ class Viewers:
         """A prepared peer waits, its offer made: the next viewer starts at once."""
         return (
             self._spare is not None
-            and self._usable(*self._spare)
+            and self._usable(self._spare[1])
             and any(name == "on_local_description" for name, _ in self._spare[1].events)
         )
 
-    def _usable(self, _peer: ViewerPeer, pending: PendingObserver) -> bool:
+    def _usable(self, pending: PendingObserver) -> bool:
         # With a pinned port range, a spare made while the range was full has no port (and
         # will fail): a new peer may find one that a viewer has freed since.
         return not pending.failed and (self.ice.udp_ports is None or pending.has_udp_candidate)
@@ -154,7 +154,7 @@ class Viewers:
             )
             return self._start(peer, address)
         spare, self._spare = self._spare, None
-        if spare is not None and self._usable(*spare):
+        if spare is not None and self._usable(spare[1]):
             peer, pending = spare
             peer.address = address
             peer.created_at = time.monotonic()

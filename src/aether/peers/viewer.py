@@ -534,7 +534,7 @@ class ViewerPeer:
         reply = promise.get_reply()
         net = summarize(to_plain(reply)) if reply is not None else None
         if net is not None and net.video is not None and self._rtx_senders:
-            resent = sum(int(e.get_property("num-rtx-packets")) for e in self._rtx_senders)
+            resent = self._resent_packets()
             video = dataclasses.replace(net.video, retransmitted_packets=resent)
             net = dataclasses.replace(net, video=video)
         self._call(self._on_stats, net, pending)
@@ -553,6 +553,10 @@ class ViewerPeer:
             self._stats_pending = None
         if not pending.done():
             pending.set_result(None)
+
+    def _resent_packets(self) -> int:
+        """Packets resent on NACK so far (rtprtxsend's count; get-stats has none)."""
+        return sum(int(e.get_property("num-rtx-packets")) for e in self._rtx_senders)
 
     REPORT_FIELDS = ("have-rb", "rb-fractionlost", "rb-exthighestseq", "rb-round-trip")
 
@@ -594,7 +598,7 @@ class ViewerPeer:
                   if stats.has_field(name)}  # fmt: skip
         fields["bitrate"] = ours.get_property("stats").get_value("bitrate")
         report = SourceReport.from_source_stats(fields)
-        resent = sum(int(e.get_property("num-rtx-packets")) for e in self._rtx_senders)
+        resent = self._resent_packets()
         now, last = time.monotonic(), self._resent_at
         self._resent_at = (now, resent)
         if last is not None and now > last[0]:
