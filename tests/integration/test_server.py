@@ -50,7 +50,7 @@ def test_health_says_ok(server: ServerProcess) -> None:
 def test_player_page_and_script_are_served_with_security_headers(server: ServerProcess) -> None:
     status, headers, body = get(server.url + "/")
     assert status == 200
-    assert '<video id="video"' in body and "/player.js" in body
+    assert '<video id="video"' in body and "new RTCPeerConnection" in body  # player.js inlined
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     assert headers["X-Content-Type-Options"] == "nosniff"
     status, headers, script = get(server.url + "/player.js")

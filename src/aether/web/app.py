@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from importlib import resources
 
 from aiohttp import web
 
@@ -17,26 +16,25 @@ from aether.web.access import ACCESS, AccessControl, access_middleware
 from aether.web.control import encoder_settings
 from aether.web.keys import CONFIG, FORWARDING, STARTED_AT, VIEWERS
 from aether.web.metrics import metrics
+from aether.web.pages import STATIC, csp, inline_page
 from aether.web.probes import health, ready, watch_readiness
 from aether.web.stats import stats
 
-STATIC = resources.files("aether.web") / "static"
-
-# The page loads only its own script and style; media arrives over WebRTC.
+# The pages load only their own scripts and styles; media arrives over WebRTC.
 SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; connect-src 'self'; media-src 'self' blob: mediastream:; "
-        "img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"
-    ),
+    "Content-Security-Policy": csp(),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
 
 
 def page(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The page, its scripts and styles inlined (web/pages.py), built once."""
+    built = inline_page(name)
+    headers = {**SECURITY_HEADERS, "Content-Security-Policy": built.csp}
+
     async def handler(_request: web.Request) -> web.Response:
-        body = (STATIC / name).read_text(encoding="utf-8")
-        return web.Response(text=body, content_type="text/html", headers=SECURITY_HEADERS)
+        return web.Response(text=built.html, content_type="text/html", headers=headers)
 
     return handler
 

@@ -14,6 +14,7 @@
     encode: new Chart(document.getElementById("chart-encode"), { label: "encode", unit: "ms", color: "#fc6", digits: 1 }),
     latency: new Chart(document.getElementById("chart-latency"), { label: "mean latency ≈", unit: "ms", color: "#f88", digits: 1 }),
   };
+  Object.values(charts).forEach((c) => c.draw()); // empty frames until the first figures
   const admin = { last: null, updates: 0 };
   window.aetherAdmin = admin; // for tests and debugging
 

@@ -13,13 +13,15 @@
       this.color = color;
       this.digits = digits;
       this.values = [];
-      this.draw();
+      // Not drawn yet: a chart in a hidden panel (the player's overlay) costs nothing
+      // until shown. Drawing four canvases while the player page loads held back its
+      // signaling socket by 17-93 ms on a busy machine (docs/performance.md).
     }
 
     push(value) {
       this.values.push(Number.isFinite(value) ? value : null);
       if (this.values.length > POINTS) this.values.shift();
-      this.draw();
+      if (!this.canvas.closest("[hidden]")) this.draw();
     }
 
     latest() {
