@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from aether.peers.registry import PendingObserver
+import asyncio
+import time
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import ClassVar
+
+import pytest
+
+from aether.peers import registry
+from aether.peers.ice import IceSettings
+from aether.peers.registry import PendingObserver, Viewers
 
 
 class Recorder:
@@ -40,3 +50,51 @@ def test_a_failed_spare_is_known_as_failed() -> None:
     pending.on_local_description("v=0")
     pending.on_failure("could not create an offer")
     assert pending.failed
+
+
+class StubPeer:
+    """A peer as the registry sees it: made, started, and in some connection state."""
+
+    made: ClassVar[list[StubPeer]] = []
+
+    def __init__(self, id: str, *_args: object) -> None:
+        self.id = id
+        self.state = "new"
+        self.created_at = time.monotonic()
+        StubPeer.made.append(self)
+
+    def start(self) -> None:
+        pass
+
+
+@pytest.fixture
+def viewers(monkeypatch: pytest.MonkeyPatch) -> Iterator[Viewers]:
+    monkeypatch.setattr(registry, "ViewerPeer", StubPeer)
+    StubPeer.made.clear()
+    loop = asyncio.new_event_loop()
+    yield Viewers(SimpleNamespace(), loop, 10, IceSettings())  # type: ignore[arg-type]
+    loop.close()
+
+
+def test_the_next_spare_waits_while_a_viewer_is_still_connecting(viewers: Viewers) -> None:
+    viewers.start()
+    assert len(StubPeer.made) == 1 and viewers._spare is not None
+    joined = viewers.admit(Recorder())  # takes the spare
+    assert joined is StubPeer.made[0] and viewers._spare is None
+    viewers._make_spare()  # the timer fires while the viewer's handshake is under way
+    assert len(StubPeer.made) == 1 and viewers._spare_timer is not None
+    joined.state = "connecting"
+    viewers._make_spare()
+    assert len(StubPeer.made) == 1
+    joined.state = "connected"
+    viewers._make_spare()
+    assert len(StubPeer.made) == 2 and viewers._spare is not None
+
+
+def test_a_handshake_that_drags_on_does_not_hold_the_spare_back(viewers: Viewers) -> None:
+    viewers.start()
+    joined = viewers.admit(Recorder())
+    joined.state = "connecting"
+    joined.created_at -= registry.HANDSHAKE_GRACE
+    viewers._make_spare()
+    assert len(StubPeer.made) == 2 and viewers._spare is not None

@@ -20,9 +20,12 @@ from aether.telemetry.histogram import Histogram
 log = logging.getLogger(__name__)
 
 # A joining viewer takes a peer made in advance (its bin linked, its offer made, its ICE
-# candidates gathered), so its offer goes out with the welcome; the next spare is made a
-# moment later, off the joining viewer's critical path.
+# candidates gathered), so its offer goes out with the welcome. The next spare is made once
+# no viewer is still connecting (making one holds the event loop for up to ~0.1 s and its
+# ICE gathering competes with the joining viewer's handshake), checked every SPARE_DELAY
+# seconds, or once the handshakes under way have taken HANDSHAKE_GRACE seconds.
 SPARE_DELAY = 0.3
+HANDSHAKE_GRACE = 3.0
 
 
 class PendingObserver:
@@ -102,6 +105,9 @@ class Viewers:
         self._spare_timer = None
         if self._spare is not None or self._closing:
             return
+        if self._handshaking():
+            self._schedule_spare()
+            return
         ports = self.ice.udp_ports
         if ports is not None and len(self._peers) + 2 > ports.size:
             # A pinned range with one port left (as far as we count): it is a viewer's,
@@ -116,6 +122,14 @@ class Viewers:
             log.exception("could not prepare a spare viewer peer")
             return
         self._spare = (peer, pending)
+
+    def _handshaking(self) -> bool:
+        """A viewer admitted less than HANDSHAKE_GRACE ago is not connected yet."""
+        now = time.monotonic()
+        return any(
+            peer.state in ("new", "connecting") and now - peer.created_at < HANDSHAKE_GRACE
+            for peer in self._peers.values()
+        )
 
     def _schedule_spare(self) -> None:
         if self._spare_timer is None and not self._closing:
