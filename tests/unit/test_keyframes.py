@@ -135,3 +135,75 @@ def test_interval_is_measured_from_the_last_request_sent(
     assert sent == [True, False, True, False, True]
     assert (media.keyframes_requested, media.keyframes_sent) == (5, 3)
     assert len(media._encoder_pad.events) == 3
+
+
+class Timers:
+    """threading.Timer stand-in: records what would run when, runs it on demand."""
+
+    def __init__(self) -> None:
+        self.made: list[Timers.Timer] = []
+
+    class Timer:
+        def __init__(self, delay: float, fn: Any, args: tuple[Any, ...]) -> None:
+            self.delay, self.fn, self.args = delay, fn, args
+            self.daemon = False
+            self.started = self.cancelled = False
+
+        def start(self) -> None:
+            self.started = True
+
+        def cancel(self) -> None:
+            self.cancelled = True
+
+        def fire(self) -> None:
+            self.fn(*self.args)
+
+    def __call__(self, delay: float, fn: Any, args: tuple[Any, ...]) -> Timers.Timer:
+        timer = Timers.Timer(delay, fn, args)
+        self.made.append(timer)
+        return timer
+
+
+@pytest.fixture
+def timers(monkeypatch: pytest.MonkeyPatch) -> Timers:
+    timers = Timers()
+    monkeypatch.setattr(pipeline.threading, "Timer", timers)
+    return timers
+
+
+def test_requests_within_the_interval_are_owed_one_request_at_its_end(
+    media: MediaPipeline, clock: Clock, timers: Timers
+) -> None:
+    media.request_keyframe("viewer 1 connected")
+    clock.now += 0.1
+    assert media.request_keyframe("viewer 2 connected") is False  # not now...
+    clock.now += 0.05
+    assert media.request_keyframe("PLI from viewer 1") is False
+    [owed] = timers.made  # ...but once, for both
+    assert owed.started and owed.daemon
+    assert owed.delay == pytest.approx(KEYFRAME_MIN_INTERVAL - 0.1)
+    assert len(media._encoder_pad.events) == 1
+    clock.now += 0.1  # the interval is over
+    owed.fire()
+    assert len(media._encoder_pad.events) == 2
+    assert GstVideo.video_event_is_force_key_unit(media._encoder_pad.events[1])
+    assert (media.keyframes_requested, media.keyframes_sent) == (3, 2)
+    # the owed request began a new interval: a request now is owed again, not sent
+    clock.now += 0.01
+    assert media.request_keyframe("PLI from viewer 2") is False
+    assert len(timers.made) == 2 and len(media._encoder_pad.events) == 2
+
+
+def test_nothing_is_owed_after_the_pipeline_stops(
+    media: MediaPipeline, clock: Clock, timers: Timers
+) -> None:
+    media.request_keyframe("a")
+    clock.now += 0.1
+    media.request_keyframe("b")
+    [owed] = timers.made
+    media._stop_keyframe_requests()  # what stop() does first
+    assert owed.cancelled
+    owed.fire()  # had it fired anyway, just before being cancelled
+    assert len(media._encoder_pad.events) == 1
+    media.request_keyframe("c")
+    assert len(timers.made) == 1
