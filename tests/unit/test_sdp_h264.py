@@ -115,6 +115,31 @@ def test_announce_sets_the_streams_profile_level_id_and_asymmetry() -> None:
     assert sections[1].fmtp("111") == media_sections(offer)[1][1].fmtp("111")
 
 
+def test_announce_writes_the_fmtp_line_webrtcbin_left_out() -> None:
+    # webrtcbin writes no fmtp line when the payloader's caps had no H.264 parameters yet
+    line = next(x for x in OFFER.split("\r\n") if x.startswith("a=fmtp:96"))
+    offer = OFFER.replace(line + "\r\n", "")
+    assert "a=fmtp:96" not in offer
+    announced = announce_h264(offer, parse_profile_level_id("42c016"))
+    _, sections = media_sections(announced)
+    assert sections[0].fmtp("96") == {
+        "packetization-mode": "1",
+        "profile-level-id": "42c016",
+        "level-asymmetry-allowed": "1",
+    }
+    lines = announced.split("\r\n")
+    assert (
+        lines.index(
+            "a=fmtp:96 "
+            + ";".join(
+                ["packetization-mode=1", "profile-level-id=42c016", "level-asymmetry-allowed=1"]
+            )
+        )
+        == lines.index(next(x for x in lines if x.startswith("a=rtpmap:96 "))) + 1
+    )
+    assert announce_h264(announced, parse_profile_level_id("42c016")) == announced
+
+
 def test_a_rejected_video_says_when_the_profile_is_why() -> None:
     rejected = ANSWER.replace("m=video 9 UDP/TLS/RTP/SAVPF 96", "m=video 0 UDP/TLS/RTP/SAVPF 96")
     err = refusal(offering("64001f"), rejected)
