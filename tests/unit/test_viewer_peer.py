@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -80,3 +81,35 @@ def test_candidate_for_a_missing_media_section_is_refused(peer: ViewerPeer) -> N
     with pytest.raises(ProtocolError) as err:
         peer.add_candidate(5, CANDIDATE)
     assert err.value.code == "bad-candidate"
+
+
+class FakeMedia:
+    def __init__(self) -> None:
+        self.keyframes: list[tuple[str, int]] = []
+
+    def request_keyframe(self, reason: str, tier: int = 0) -> bool:
+        self.keyframes.append((reason, tier))
+        return True
+
+
+class FakeGatePad:
+    def __init__(self) -> None:
+        self.removed: list[int] = []
+
+    def remove_probe(self, probe_id: int) -> None:
+        self.removed.append(probe_id)
+
+
+def test_connecting_opens_the_gates_and_asks_for_the_viewers_keyframe_once(
+    peer: ViewerPeer,
+) -> None:
+    media = FakeMedia()
+    peer.media = media  # type: ignore[assignment]
+    pad = FakeGatePad()
+    peer._gates = [(pad, 7)]
+    peer.selector = SimpleNamespace(current=1)  # type: ignore[assignment]  # on tier 1
+    peer._open_gates()  # on GStreamer's thread, as the connection state turns "connected"
+    assert pad.removed == [7] and peer._gates == []
+    assert media.keyframes == [("viewer 1 connected", 1)]
+    peer._open_gates()  # and once more, from the loop: nothing left to do
+    assert media.keyframes == [("viewer 1 connected", 1)] and pad.removed == [7]

@@ -299,7 +299,8 @@ class ViewerPeer:
 
     def _open_gates(self) -> None:
         """Connected: let packets through at once (on GStreamer's thread, not a loop hop
-        later, so none is lost to the 1-packet queue meanwhile)."""
+        later, so none is lost to the 1-packet queue meanwhile), and ask for the keyframe
+        the viewer starts from (there too: the loop is busy at times)."""
         with self._gate_lock:
             gates, self._gates = self._gates, []
         if not gates:
@@ -308,10 +309,11 @@ class ViewerPeer:
             set_limits(queue, QUEUE_LIMITS_CONNECTED)
         for pad, probe_id in gates:
             pad.remove_probe(probe_id)
+        self.media.request_keyframe(f"viewer {self.id} connected", self.tier)
 
     def _on_connection_state_thread(self, webrtc: Any, _pspec: Any) -> None:
         state = webrtc.get_property("connection-state").value_nick
-        if state == "connected" and self._gates:
+        if state == "connected":
             self._open_gates()
         self._call(self._on_connection_state, state)
 
@@ -465,8 +467,6 @@ class ViewerPeer:
             self.connected_at = time.monotonic()
             if self.remote_offer is not None:  # WHEP: no socket tells when it is gone
                 self._count_rtcp()
-            # A joining viewer gets a keyframe now, not at the next periodic one.
-            self.media.request_keyframe(f"viewer {self.id} connected", self.tier)
         self.observer.on_connection_state(state)
         if state == "failed":
             self._fail("WebRTC connection failed (ICE or DTLS)")
