@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -10,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aether.errors import ProtocolError
+from aether.peers.ice import IceSettings
+from aether.peers.registry import Viewers
 from aether.signaling.protocol import CLIENT_STATS_FIELDS, ClientStats, parse_client_message
 
 FULL = {
@@ -120,3 +124,30 @@ def test_any_stats_message_is_either_clean_figures_or_bad_message(fields: dict[s
             assert fields.get(name) is None
         else:
             assert type(value) is kind and low <= value <= high
+
+
+# --- what the server makes of it: the viewer's latency -----------------------------------
+
+
+def latency_of(client: ClientStats | None, encode_ms: float = 4.0) -> tuple[Any, Any, Any]:
+    loop = asyncio.new_event_loop()
+    try:
+        media = SimpleNamespace(meter=SimpleNamespace(encode_ms=encode_ms))
+        viewers = Viewers(media, loop, 10, IceSettings())  # type: ignore[arg-type]
+        peer: Any = SimpleNamespace(client=client)
+        return (viewers.latency_ms(peer), viewers.measured_latency_ms(peer),
+                viewers.estimated_latency_ms(peer))  # fmt: skip
+    finally:
+        loop.close()
+
+
+def test_the_measured_latency_is_the_viewers_latency_when_there_is_one() -> None:
+    client = ClientStats(latency_ms=20.0, glass_to_glass_ms=33.5)
+    assert latency_of(client) == (33.5, 33.5, 24.0)
+
+
+def test_without_a_measured_figure_the_estimate_stands_in() -> None:
+    assert latency_of(ClientStats(latency_ms=20.0)) == (24.0, None, 24.0)
+    # clocks out of step: a negative "measurement" is no measurement
+    assert latency_of(ClientStats(latency_ms=20.0, glass_to_glass_ms=-120.0)) == (24.0, None, 24.0)
+    assert latency_of(None) == (None, None, None)

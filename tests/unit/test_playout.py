@@ -1,8 +1,15 @@
-"""The playout-delay header extension is written into RTP packets correctly."""
+"""The header extensions are written into RTP packets correctly, with the right times."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
+from aether import gst
+from aether.fanout import playout
 from aether.fanout.playout import EXTENSION_ID, with_playout_delay
+
+Gst = gst.Gst
 
 # V=2, no padding/extension, CC=1; M=1 PT=96; seq 0x1234; ts; ssrc; one CSRC; payload.
 PACKET = bytes([0x81, 0xE0, 0x12, 0x34]) + bytes(range(4)) + b"SSRC" + b"CSRC" + b"payload"
@@ -46,3 +53,62 @@ def test_ntp_time_is_seconds_since_1900_in_q32_32() -> None:
     value = int.from_bytes(ntp_time(0.25), "big")
     assert value >> 32 == 2_208_988_800  # 1970-01-01 in NTP seconds
     assert value & 0xFFFFFFFF == 2**30  # a quarter second
+
+
+class FakeClock:
+    def __init__(self, now_ns: int) -> None:
+        self.now_ns = now_ns
+
+    def get_time(self) -> int:
+        return self.now_ns
+
+
+class FakeElement:
+    def __init__(self, clock: FakeClock, base_time: int) -> None:
+        self.clock, self.base_time = clock, base_time
+
+    def get_clock(self) -> FakeClock:
+        return self.clock
+
+    def get_base_time(self) -> int:
+        return self.base_time
+
+
+class FakePad:
+    def __init__(self, element: FakeElement, segment: Any) -> None:
+        self.element, self.segment = element, segment
+
+    def get_parent_element(self) -> FakeElement:
+        return self.element
+
+    def get_sticky_event(self, kind: Any, index: int) -> Any:
+        assert kind == Gst.EventType.SEGMENT and index == 0
+        return Gst.Event.new_segment(self.segment) if self.segment is not None else None
+
+
+HOUR = 3600 * Gst.SECOND
+
+
+def test_capture_time_reads_the_pts_through_the_segment_x264enc_shifts() -> None:
+    gst.init()
+    # x264enc's output: PTS and segment both 1000 h ahead of the running time
+    segment = Gst.Segment()
+    segment.init(Gst.Format.TIME)
+    segment.start = segment.time = 1000 * HOUR
+    base = 5 * Gst.SECOND
+    pad = FakePad(FakeElement(FakeClock(base + 2 * Gst.SECOND), base), segment)
+    stamper = playout.Stamper(True, True)
+    before = time.time()
+    captured = stamper.capture_wall_time(pad, 1000 * HOUR + 2 * Gst.SECOND - 40 * Gst.MSECOND)
+    assert captured is not None
+    assert before - 0.040 - 0.005 < captured < time.time() - 0.040 + 0.005  # 40 ms ago
+
+
+def test_no_capture_time_without_a_segment_or_a_pts() -> None:
+    gst.init()
+    pad = FakePad(FakeElement(FakeClock(10), 0), None)
+    assert playout.Stamper(True, True).capture_wall_time(pad, 5) is None
+    segment = Gst.Segment()
+    segment.init(Gst.Format.TIME)
+    pad = FakePad(FakeElement(FakeClock(10), 0), segment)
+    assert playout.Stamper(True, True).capture_wall_time(pad, Gst.CLOCK_TIME_NONE) is None

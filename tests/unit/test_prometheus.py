@@ -27,7 +27,8 @@ def snapshot() -> dict[str, Any]:
         "connected_s": 11.5, "queue_overruns": 4, "keyframe_requests": 1,
         "bitrate_kbps": 4046.5, "rtt_ms": 0.8, "video": STREAM,
         "audio": {**STREAM, "bytes_sent": 60_000, "jitter_ms": None},
-        "stats_age_s": 0.2, "estimated_latency_ms": 25.0,
+        "stats_age_s": 0.2, "estimated_latency_ms": 25.0, "latency_ms": 18.5,
+        "latency_measured": True,
         "client": {"fps": 59.9, "frames_decoded": 700, "frames_dropped": 2,
                    "freeze_count": 0, "jitter_buffer_ms": 6.0, "latency_ms": 21.0,
                    "rtt_ms": 0.7, "bytes_received": 4_990_000, "packets_received": 4190,
@@ -35,7 +36,8 @@ def snapshot() -> dict[str, Any]:
     }  # fmt: skip
     waiting = {**copy.deepcopy(viewer), "id": "8", "state": "connecting", "video": None,
                "audio": None, "client": None, "bitrate_kbps": None, "rtt_ms": None,
-               "estimated_latency_ms": None}  # fmt: skip
+               "estimated_latency_ms": None, "latency_ms": None,
+               "latency_measured": False}  # fmt: skip
     return {
         "uptime_s": 100.5, "ready": True, "not_ready_reason": None, "pipeline": "playing",
         "source": "x11 :1", "audio": "pulse", "encoder": "x264", "width": 1280,
@@ -100,6 +102,7 @@ def test_per_viewer_series_carry_the_viewer_id_and_kind() -> None:
     assert got[("aether_viewer_rtt_seconds", (("viewer", "7"),))] == 0.0008
     assert got[("aether_viewer_sent_bytes_per_second", (("viewer", "7"),))] == 4_046_500 / 8
     assert got[("aether_viewer_estimated_latency_seconds", (("viewer", "7"),))] == 0.025
+    assert got[("aether_viewer_glass_to_glass_seconds", (("viewer", "7"),))] == 0.0185
     assert got[("aether_viewer_decoded_fps", (("viewer", "7"),))] == 59.9
     assert got[("aether_viewer_queue_overruns_total", (("viewer", "7"),))] == 4
     # a viewer still connecting has no media figures yet, and no invented zeros

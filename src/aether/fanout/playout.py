@@ -92,12 +92,20 @@ class Stamper:
         self._last_capture_stamp = 0.0
 
     def capture_wall_time(self, pad: Any, pts: int) -> float | None:
-        """The wall-clock time at which the frame with this PTS was captured."""
+        """The wall-clock time at which the frame with this PTS was captured.
+
+        The PTS goes through the pad's segment first: x264enc shifts timestamps and its
+        segment by 1000 hours (so that DTS never goes negative), and read as a running
+        time such a PTS made every frame seem captured just now."""
         element = pad.get_parent_element()
         clock = element.get_clock() if element is not None else None
-        if clock is None or pts == Gst.CLOCK_TIME_NONE:
+        segment = pad.get_sticky_event(Gst.EventType.SEGMENT, 0)
+        if clock is None or segment is None or pts == Gst.CLOCK_TIME_NONE:
             return None
-        age_ns: int = clock.get_time() - element.get_base_time() - pts  # since capture
+        running = segment.parse_segment().to_running_time(Gst.Format.TIME, pts)
+        if running == Gst.CLOCK_TIME_NONE:  # outside the segment
+            return None
+        age_ns: int = clock.get_time() - element.get_base_time() - running  # since capture
         return time.time() - max(age_ns, 0) / 1e9
 
     def __call__(self, pad: Any, info: Any) -> Any:

@@ -76,7 +76,7 @@ class Viewers:
         self._peers: dict[str, ViewerPeer] = {}
         self._ids = itertools.count(1)
         self.total_admitted = 0
-        self.latency = Histogram()  # estimated glass-to-glass latency, seconds, all viewers
+        self.latency = Histogram()  # glass-to-glass latency (measured, else estimated), seconds
         media.on_viewer_error = self._on_viewer_error
         self._spare: tuple[ViewerPeer, PendingObserver] | None = None
         self._spare_timer: asyncio.TimerHandle | None = None
@@ -219,18 +219,28 @@ class Viewers:
         await self.loop.run_in_executor(None, memory.trim)
 
     def estimated_latency_ms(self, peer: ViewerPeer) -> float | None:
-        """The browser's estimate (network, jitter buffer, decode) plus our encode time.
-
-        The browser's measured figure (glass_to_glass_ms, from the stamped capture times)
-        is reported beside it but not used here yet: it does not agree with bench/latency's
-        painted measurement (docs/performance.md)."""
+        """The browser's estimate (network, jitter buffer, decode) plus our encode time."""
         if peer.client is None or peer.client.latency_ms is None:
             return None
         return peer.client.latency_ms + (self.media.meter.encode_ms or 0.0)
 
+    @staticmethod
+    def measured_latency_ms(peer: ViewerPeer) -> float | None:
+        """The browser's measured glass-to-glass latency (capture time stamped here to the
+        frame's display there), when it has one and the clocks agree well enough for it
+        to be positive. Within 1-4 ms of bench/latency's painted figure (the painter's
+        lag and the screen grab before the capture timestamp are not in it)."""
+        measured = peer.client.glass_to_glass_ms if peer.client is not None else None
+        return measured if measured is not None and measured >= 0 else None
+
+    def latency_ms(self, peer: ViewerPeer) -> float | None:
+        """The viewer's latency: measured when it can be, else estimated."""
+        measured = self.measured_latency_ms(peer)
+        return measured if measured is not None else self.estimated_latency_ms(peer)
+
     def on_client_stats(self, peer: ViewerPeer, report: ClientStats) -> None:
         peer.on_client_stats(report)
-        latency = self.estimated_latency_ms(peer)
+        latency = self.latency_ms(peer)
         if latency is not None:
             self.latency.observe(latency / 1000)
 

@@ -153,6 +153,10 @@ class SnapshotCollector(Collector):
             "queue_overruns": family(CounterMetricFamily, "aether_viewer_queue_overruns",
                                      "Packets dropped because the viewer fell behind.",
                                      ["viewer"]),
+            "latency_ms": family(GaugeMetricFamily, "aether_viewer_glass_to_glass_seconds",
+                                 "Latest glass-to-glass latency: measured by the browser "
+                                 "from the stamped capture times, else estimated.",
+                                 ["viewer"]),
             "estimated_latency_ms": family(GaugeMetricFamily,
                                            "aether_viewer_estimated_latency_seconds",
                                            "Latest estimated glass-to-glass latency.",
@@ -179,6 +183,7 @@ class SnapshotCollector(Collector):
                                        ["viewer"]),
         }  # fmt: skip
         scale = {"jitter_ms": 0.001, "rtt_ms": 0.001, "estimated_latency_ms": 0.001,
+                 "latency_ms": 0.001,
                  "jitter_buffer_ms": 0.001, "bitrate_kbps": KBPS,
                  "estimate_kbps": KBPS}  # fmt: skip
         for viewer in viewers:

@@ -80,6 +80,8 @@ def viewer_figures(viewers: Viewers, peer: ViewerPeer, now: float) -> dict[str, 
         "video": video,
         "audio": audio,
         "stats_age_s": _r(now - peer.net_at, 2) if peer.net_at is not None else None,
+        "latency_ms": _r(viewers.latency_ms(peer)),
+        "latency_measured": viewers.measured_latency_ms(peer) is not None,
         "estimated_latency_ms": _r(viewers.estimated_latency_ms(peer)),
         "client": None
         if client is None or peer.client_at is None

@@ -12,7 +12,7 @@
     sent: new Chart(document.getElementById("chart-sent"), { label: "sent", unit: "kbit/s" }),
     fps: new Chart(document.getElementById("chart-fps"), { label: "encoded fps", unit: "", color: "#6d6" }),
     encode: new Chart(document.getElementById("chart-encode"), { label: "encode", unit: "ms", color: "#fc6", digits: 1 }),
-    latency: new Chart(document.getElementById("chart-latency"), { label: "mean latency ≈", unit: "ms", color: "#f88", digits: 1 }),
+    latency: new Chart(document.getElementById("chart-latency"), { label: "mean latency", unit: "ms", color: "#f88", digits: 1 }),
   };
   Object.values(charts).forEach((c) => c.draw()); // empty frames until the first figures
   const admin = { last: null, updates: 0 };
@@ -67,7 +67,7 @@
         v.candidate_type ? `${v.candidate_type.local} / ${v.candidate_type.remote}` : "–",
         show(v.connected_s), show(v.bitrate_kbps), show(v.rtt_ms, 1), show(video.packets_lost),
         show(video.nack_count), show(video.retransmitted_packets), show(video.pli_count), show(video.jitter_ms, 1),
-        show(client.fps, 1), show(client.frames_dropped), show(v.estimated_latency_ms, 1),
+        show(client.fps, 1), show(client.frames_dropped), show(v.latency_ms, 1),
         show(v.queue_overruns),
       ];
       const tr = document.createElement("tr");
@@ -108,7 +108,7 @@
     admin.last = s;
     admin.updates += 1;
     setStatus(s.ready ? "ok" : "warn", s.ready ? "streaming" : `not ready: ${s.not_ready_reason}`);
-    const latencies = s.viewers.map((v) => v.estimated_latency_ms).filter((x) => x !== null);
+    const latencies = s.viewers.map((v) => v.latency_ms).filter((x) => x !== null);
     charts.sent.push(s.sent_bitrate_kbps);
     charts.fps.push(s.fps_actual);
     charts.encode.push(s.encode_ms);

@@ -11,7 +11,7 @@
     bitrate: new Chart(document.getElementById("chart-bitrate"), { label: "bitrate", unit: "kbit/s" }),
     fps: new Chart(document.getElementById("chart-fps"), { label: "fps", unit: "", color: "#6d6" }),
     rtt: new Chart(document.getElementById("chart-rtt"), { label: "RTT", unit: "ms", color: "#fc6", digits: 1 }),
-    latency: new Chart(document.getElementById("chart-latency"), { label: "latency ≈", unit: "ms", color: "#f88", digits: 1 }),
+    latency: new Chart(document.getElementById("chart-latency"), { label: "latency", unit: "ms", color: "#f88", digits: 1 }),
   };
 
   function show(visible) {
@@ -33,7 +33,9 @@
     charts.fps.push(s.fps);
     charts.rtt.push(s.rttMs);
     // measured glass-to-glass when the clocks allow it, else the estimate
-    charts.latency.push(s.latencyMs);
+    const measured = s.glassToGlassMs !== null && s.glassToGlassMs >= 0;
+    charts.latency.label = measured ? "latency" : "latency ≈";
+    charts.latency.push(measured ? s.glassToGlassMs : s.latencyMs);
     const fixed = (v, d) => (v === null || v === undefined ? "–" : v.toFixed(d));
     figures.replaceChildren(
       ...row("frames decoded", String(s.framesDecoded)),

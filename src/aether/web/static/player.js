@@ -59,6 +59,8 @@
 
   function teardown() {
     clearTimeout(watchdog);
+    captureRef = null; // the next connection's stream has RTP timestamps of its own
+    frameLatencies = [];
     if (session.pc) { session.pc.close(); session.pc = null; }
     if (session.whepResource) {
       const headers = authHeaders();
@@ -269,6 +271,47 @@
         session.firstFrameMs = performance.now() - session.startedAt;
       }
     });
+    watchFrames();
+  }
+
+  // Glass-to-glass, measured per presented frame: the server stamps capture times (the
+  // abs-capture-time RTP header extension, NTP wall clock); the video receiver's
+  // synchronization source pairs the last one with its frame's RTP timestamp
+  // (captureRef, read once a second), so any frame's capture time follows from its own
+  // RTP timestamp (90 kHz), and requestVideoFrameCallback says when it is displayed.
+  // Needs the server's and this machine's clocks in step (NTP).
+  const NTP_TO_UNIX_MS = 2208988800000;
+  let captureRef = null; // { rtp, captureMs }
+  let frameLatencies = []; // since the last sample, ms
+  let watching = false;
+
+  function watchFrames() {
+    if (watching) return;
+    watching = true;
+    const step = (_now, meta) => {
+      if (captureRef && meta.rtpTimestamp !== undefined) {
+        let ticks = (meta.rtpTimestamp - captureRef.rtp) >>> 0; // 32-bit wrap-around
+        if (ticks >= 2 ** 31) ticks -= 2 ** 32;
+        const capturedMs = captureRef.captureMs + ticks / 90;
+        const displayedMs = performance.timeOrigin + meta.expectedDisplayTime;
+        if (frameLatencies.length < 1000) frameLatencies.push(displayedMs - capturedMs);
+      }
+      video.requestVideoFrameCallback(step);
+    };
+    video.requestVideoFrameCallback(step);
+  }
+
+  function updateCaptureRef(pc) {
+    const receiver = pc.getReceivers().find((r) => r.track && r.track.kind === "video");
+    const sources = receiver && receiver.getSynchronizationSources ? receiver.getSynchronizationSources() : [];
+    const source = sources.find((s) => s.captureTimestamp && s.rtpTimestamp !== undefined);
+    if (source) captureRef = { rtp: source.rtpTimestamp, captureMs: source.captureTimestamp - NTP_TO_UNIX_MS };
+  }
+
+  function glassToGlassMs() {
+    const values = frameLatencies.sort((a, b) => a - b);
+    frameLatencies = [];
+    return values.length ? values[Math.floor(values.length / 2)] : null;
   }
 
   // Once a second: what this browser measures, for the overlay (an "aether-stats" event)
@@ -320,21 +363,6 @@
     };
   }
 
-  // Glass-to-glass, measured: the server stamps each frame's capture time (the
-  // abs-capture-time RTP header extension, NTP wall clock); the browser reports, per
-  // source, the capture time of the frame it played out last and when (wall clock), so
-  // the difference is that frame's capture-to-playout time. Needs the server's and this
-  // machine's clocks in step (NTP); null until the browser has a stamped frame.
-  const NTP_TO_UNIX_MS = 2208988800000;
-
-  function glassToGlassMs(pc) {
-    const receiver = pc.getReceivers().find((r) => r.track && r.track.kind === "video");
-    const sources = receiver && receiver.getSynchronizationSources ? receiver.getSynchronizationSources() : [];
-    const source = sources.find((s) => s.captureTimestamp);
-    if (!source) return null;
-    return source.timestamp - (source.captureTimestamp - NTP_TO_UNIX_MS);
-  }
-
   const round = (x, digits) => (x === null || x === undefined || !Number.isFinite(x) ? null : Number(x.toFixed(digits)));
 
   async function sampleStats() {
@@ -347,7 +375,8 @@
     const sample = figures(video, selectedPair(report), previous);
     // Measured glass-to-glass goes beside the estimate, never in its place: it can be
     // negative when the clocks are not in step, and latencyMs must not (docs/signaling.md).
-    sample.glassToGlassMs = glassToGlassMs(pc);
+    sample.glassToGlassMs = glassToGlassMs(); // the median over the frames shown since the last sample
+    updateCaptureRef(pc);
     previous = video;
     session.samples.push(sample);
     if (session.samples.length > KEEP_SAMPLES) session.samples.shift();
