@@ -180,8 +180,9 @@ def configure(webrtc: Any, settings: IceSettings) -> None:
     nice.set_property("upnp", False)
     # webrtcbin's agent nominates the regular way (construct-only, not ours to change): a
     # check, then a second one to nominate, each waiting for the next tick of the pacing
-    # timer, and DTLS starts only after that. Ticks of 5 ms instead of 20 (the lowest
-    # RFC 8445 allows) cut that wait from 90-120 ms to about 50 (docs/performance.md).
+    # timer, and DTLS starts only after that. With ticks of 5 ms instead of 20 (the lowest
+    # RFC 8445 allows) the server's side of ICE takes 10-20 ms after the answer, where the
+    # browser's ClientHello waited 85-150 ms (docs/performance.md, "Time to first frame").
     nice.set_property("stun-pacing-timer", STUN_PACING_MS)
     if settings.udp_ports is not None:
         agent.set_property("min-rtp-port", settings.udp_ports.low)
