@@ -43,10 +43,7 @@ VIDEO_PT = 96
 AUDIO_PT = 111
 RTP_MTU = 1200
 FIRST_FRAME_TIMEOUT = 10.0
-# Keyframe requests to one encoder go out at most this often. One that comes sooner is
-# owed: a single request at the end of the interval serves every request that came during
-# it (the keyframe sent at its start may have left before the newcomer could use it: a
-# viewer that connected, or lost packets, just after it).
+# Keyframe requests closer together than this are served by the one already coming.
 KEYFRAME_MIN_INTERVAL = 0.25
 VIEWER_PREFIX = "viewer-"
 ENCODER_RETRIES = 3  # failures within ENCODER_WINDOW before falling back
@@ -98,9 +95,7 @@ class MediaPipeline:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._encoder_pad: Any = None
         self._keyframe_at: dict[int, float] = {}  # tier -> its last request (monotonic)
-        self._keyframe_owed: dict[int, threading.Timer] = {}  # tier -> its trailing request
         self._keyframe_lock = threading.Lock()
-        self._closing = False
         self.keyframes_requested = 0
         self.keyframes_sent = 0
         self._bus_thread: threading.Thread | None = None
@@ -522,7 +517,6 @@ class MediaPipeline:
             return
 
     async def stop(self) -> None:
-        self._stop_keyframe_requests()
         if self._watchdog is not None:
             self._watchdog.cancel()
         if self._recovery is not None:
@@ -711,56 +705,23 @@ class MediaPipeline:
         return None
 
     def request_keyframe(self, reason: str, tier: int = 0) -> bool:
-        """Ask the encoder of `tier` for a keyframe. Requests to one encoder go out at
-        most every KEYFRAME_MIN_INTERVAL; those in between coalesce into one request at
-        the end of the interval. `keyframes_requested`/`_sent` count the top tier's
-        (what /stats shows).
+        """Ask the encoder of `tier` for a keyframe; requests to one encoder within
+        KEYFRAME_MIN_INTERVAL coalesce. `keyframes_requested`/`_sent` count the top
+        tier's (what /stats shows).
 
-        Thread-safe. Returns True when a request went to the encoder now.
+        Thread-safe. Returns True when a request went to the encoder.
         """
         with self._keyframe_lock:
             if tier == 0:
                 self.keyframes_requested += 1
             now = time.monotonic()
-            since = now - self._keyframe_at.get(tier, -KEYFRAME_MIN_INTERVAL)
-            if since < KEYFRAME_MIN_INTERVAL:
-                if tier not in self._keyframe_owed and not self._closing:
-                    timer = threading.Timer(
-                        KEYFRAME_MIN_INTERVAL - since, self._pay_keyframe, (tier,)
-                    )
-                    timer.daemon = True
-                    self._keyframe_owed[tier] = timer
-                    timer.start()
+            if now - self._keyframe_at.get(tier, -KEYFRAME_MIN_INTERVAL) < KEYFRAME_MIN_INTERVAL:
                 return False
-            self._note_keyframe_sent(tier, now)
-        return self._send_keyframe_request(tier, reason)
-
-    def _stop_keyframe_requests(self) -> None:
-        with self._keyframe_lock:
-            self._closing = True
-            for timer in self._keyframe_owed.values():
-                timer.cancel()
-            self._keyframe_owed.clear()
-
-    def _pay_keyframe(self, tier: int) -> None:
-        """The request owed since the last interval began (on the timer's thread)."""
-        with self._keyframe_lock:
-            if self._keyframe_owed.pop(tier, None) is None or self._closing:
-                return
-            self._note_keyframe_sent(tier, time.monotonic())
-        self._send_keyframe_request(tier, "requests coalesced")
-
-    def _note_keyframe_sent(self, tier: int, now: float) -> None:
-        # (under _keyframe_lock)
-        self._keyframe_at[tier] = now
-        if tier == 0:
-            self.keyframes_sent += 1
-
-    def _send_keyframe_request(self, tier: int, reason: str) -> bool:
-        pad = self._encoder_pad if tier == 0 else self._tier_pads.get(tier)
-        if pad is None:  # a lower tier stopped since
-            return False
+            self._keyframe_at[tier] = now
+            if tier == 0:
+                self.keyframes_sent += 1
         log.debug("%skeyframe requested (%s)", f"tier {tier} " if tier else "", reason)
+        pad = self._encoder_pad if tier == 0 else self._tier_pads[tier]
         event = GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0)
         return bool(pad.send_event(event))
 
