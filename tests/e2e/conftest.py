@@ -42,6 +42,9 @@ async () => {
         packetsReceived: r.packetsReceived || 0,
         framesDecoded: r.framesDecoded || 0,
         bytesReceived: r.bytesReceived || 0,
+        pliCount: r.pliCount || 0,
+        keyFramesDecoded: r.keyFramesDecoded || 0,
+        framesDropped: r.framesDropped || 0,
         codec: codecs[r.codecId] || null,
       };
     }
