@@ -36,7 +36,7 @@ def test_player_reports_measured_glass_to_glass_latency(browser: Any) -> None:
     assert "abs-capture-time" in sdp
     measured = viewer["client"]["glass_to_glass_ms"]
     # Same machine, same clock: capture to display is not negative and under a second.
-    # (Its accuracy against a painted clock is bench/latency's job: within 1-4 ms there.)
+    # (Its accuracy against a painted clock is bench/latency's job: 1-6 ms under its p50.)
     assert measured is not None and 0 <= measured < 1000, viewer
     # and it is the viewer's latency in /stats (and so in the histogram and /metrics)
     assert viewer["latency_measured"] is True and viewer["latency_ms"] == measured, viewer

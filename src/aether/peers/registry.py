@@ -228,7 +228,7 @@ class Viewers:
     def measured_latency_ms(peer: ViewerPeer) -> float | None:
         """The browser's measured glass-to-glass latency (capture time stamped here to the
         frame's display there), when it has one and the clocks agree well enough for it
-        to be positive. Within 1-4 ms of bench/latency's painted figure (the painter's
+        to be positive. 1-6 ms below bench/latency's painted p50 (the painter's
         lag and the screen grab before the capture timestamp are not in it)."""
         measured = peer.client.glass_to_glass_ms if peer.client is not None else None
         return measured if measured is not None and measured >= 0 else None
