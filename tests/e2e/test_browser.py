@@ -67,6 +67,27 @@ def test_player_decodes_x11_video_and_pulse_audio(browser: Any, server: ServerPr
     assert "rejected message" not in log
 
 
+def test_the_inlined_page_runs_under_its_own_policy(browser: Any, server: ServerProcess) -> None:
+    # Scripts and styles are inlined, allowed by hash (web/pages.py): a wrong hash would
+    # leave the player dead or unstyled, with only a console message to say so.
+    context = browser.new_context()
+    context.add_init_script(
+        "window.__violations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " (e) => window.__violations.push(e.violatedDirective));"
+    )
+    page = context.new_page()
+    try:
+        page.goto(server.url + "/")
+        wait_for(page, lambda s: decoded(s) > 5, what="video frames")
+        assert page.evaluate("window.__violations") == []
+        assert page.evaluate("getComputedStyle(document.getElementById('overlay')).position") == (
+            "absolute"  # player.css applied
+        )
+    finally:
+        context.close()
+
+
 def test_a_steady_viewer_asks_for_no_keyframes(browser: Any, server: ServerProcess) -> None:
     # Chromium asks once at the start (its first packets are not a keyframe's); answering
     # that with one more keyframe once the first had come made it drop a frame and ask
