@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 from pathlib import Path
+from typing import Any
+
+
+def add_docs_options(parser: argparse.ArgumentParser) -> None:
+    """--no-docs, and --docs-from to rewrite the section from an earlier results file."""
+    parser.add_argument("--no-docs", action="store_true", help="do not touch docs/performance.md")
+    parser.add_argument(
+        "--docs-from",
+        metavar="JSON",
+        help="only rewrite the docs section from an earlier results file (no measuring)",
+    )
+
+
+def load_results(path: str) -> dict[str, Any]:
+    """An earlier run's results, with the file name the docs cite as its raw data."""
+    saved: dict[str, Any] = json.loads(Path(path).read_text())
+    saved.setdefault("file", Path(path).name)
+    return saved
 
 
 def replace_section(doc: Path, header: str, section: str) -> None:

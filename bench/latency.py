@@ -47,7 +47,7 @@ from typing import Any
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.helpers import ROOT, ServerProcess, free_port, in_private_netns, xvfb
 
-from bench.docs import replace_section
+from bench.docs import add_docs_options, load_results, replace_section
 from bench.painter import CELL, COLS, GUARDS, ORIGIN_X, ORIGIN_Y, PAYLOAD_CELLS, ROWS
 
 COMMAND = "scripts/netns-run.sh .venv/bin/python -m bench.latency"
@@ -962,17 +962,10 @@ def main() -> None:
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--jitter-target-ms", type=float, default=None)
     parser.add_argument("--label", default="")
-    parser.add_argument("--no-docs", action="store_true")
-    parser.add_argument(
-        "--docs-from",
-        metavar="JSON",
-        help="only rewrite the docs section from an earlier results file (no measuring)",
-    )
+    add_docs_options(parser)
     opts = parser.parse_args()
     if opts.docs_from:
-        saved = json.loads(Path(opts.docs_from).read_text())
-        saved.setdefault("file", Path(opts.docs_from).name)
-        write_doc(doc_section(saved))
+        write_doc(doc_section(load_results(opts.docs_from)))
         print(f"updated {DOC.relative_to(ROOT)} from {opts.docs_from}")
         return
     setups = opts.config or [Setup(1280, 720, 30), Setup(1920, 1080, 60)]

@@ -36,7 +36,7 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.helpers import ROOT, ServerProcess, free_port, in_private_netns, xvfb
 from tests.linkemu import Link
 
-from bench.docs import replace_section
+from bench.docs import add_docs_options, load_results, replace_section
 from bench.latency import (
     PAGE_JS,
     CpuWindow,
@@ -410,16 +410,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--window", type=float, default=12.0)
     parser.add_argument("--only", action="append", default=None, help="condition name")
-    parser.add_argument("--no-docs", action="store_true")
-    parser.add_argument(
-        "--docs-from",
-        metavar="JSON",
-        help="only rewrite the docs section from an earlier results file (no measuring)",
-    )
+    add_docs_options(parser)
     opts = parser.parse_args()
     if opts.docs_from:
-        saved = json.loads(Path(opts.docs_from).read_text())
-        replace_section(DOC, SECTION, doc_section(saved, NOTES))
+        replace_section(DOC, SECTION, doc_section(load_results(opts.docs_from), NOTES))
         print(f"updated {DOC.relative_to(ROOT)} from {opts.docs_from}")
         return
     if not in_private_netns():
