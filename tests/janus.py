@@ -109,6 +109,57 @@ def rtp_mountpoint(
     return mount
 
 
+def http_transport(port: int) -> dict[str, dict[str, Any]]:
+    """The HTTP transport's sections: the REST API on 127.0.0.1:`port`/janus."""
+    return {
+        "general": {"json": "compact", "base_path": "/janus", "http": True, "port": port,
+                    "ip": "127.0.0.1", "https": False},
+        "admin": {"admin_http": False, "admin_https": False},
+        "cors": {"allow_origin": "*"},
+    }  # fmt: skip
+
+
+def write_config(
+    folder: Path,
+    plugins: dict[str, dict[str, dict[str, Any]] | str],
+    transports: dict[str, dict[str, dict[str, Any]]],
+    ice_address: str,
+    rtp_port_range: str,
+) -> None:
+    """A private Janus configuration in `folder`: only the named plugins (name -> their
+    config sections, or the text of their .jcfg) and transports (name -> their sections)
+    are loaded, each symlinked into a folder of its own; event handlers and loggers are
+    off; ICE only on `ice_address`."""
+    for kind, names in (("plugins", plugins), ("transports", transports)):
+        (folder / kind).mkdir(parents=True)
+        for name in names:
+            (folder / kind / f"libjanus_{name}.so").symlink_to(LIB / kind / f"libjanus_{name}.so")
+    (folder / "none").mkdir()
+    (folder / "janus.jcfg").write_text(
+        jcfg(
+            {
+                "general": {
+                    "configs_folder": str(folder),
+                    "plugins_folder": str(folder / "plugins"),
+                    "transports_folder": str(folder / "transports"),
+                    "events_folder": str(folder / "none"),
+                    "loggers_folder": str(folder / "none"),
+                    "debug_level": 4,
+                    "server_name": "aether-test",
+                },
+                "media": {"rtp_port_range": rtp_port_range},
+                "nat": {"nice_debug": False, "ice_enforce_list": ice_address, "ignore_mdns": True},
+                "events": {"broadcast": False},
+            }
+        )
+    )
+    for name, sections in plugins.items():
+        text = sections if isinstance(sections, str) else jcfg(sections)
+        (folder / f"janus.plugin.{name}.jcfg").write_text(text)
+    for name, sections in transports.items():
+        (folder / f"janus.transport.{name}.jcfg").write_text(jcfg(sections))
+
+
 class JanusProcess:
     """`janus -F CONFIG_DIR -o` with a generated private configuration."""
 
@@ -134,54 +185,14 @@ class JanusProcess:
         return f"http://127.0.0.1:{self.http_port}/janus"
 
     def _write_config(self) -> None:
-        for kind, names in (("plugins", self.plugins), ("transports", self.transports)):
-            folder = self.dir / kind
-            folder.mkdir()
-            for name in names:
-                (folder / f"libjanus_{name}.so").symlink_to(LIB / kind / f"libjanus_{name}.so")
-        (self.dir / "none").mkdir()
-        (self.dir / "janus.jcfg").write_text(
-            jcfg(
-                {
-                    "general": {
-                        "configs_folder": str(self.dir),
-                        "plugins_folder": str(self.dir / "plugins"),
-                        "transports_folder": str(self.dir / "transports"),
-                        "events_folder": str(self.dir / "none"),
-                        "loggers_folder": str(self.dir / "none"),
-                        "debug_level": 4,
-                        "server_name": "aether-test",
-                    },
-                    "media": {"rtp_port_range": self.rtp_port_range},
-                    "nat": {
-                        "nice_debug": False,
-                        "ice_enforce_list": self.ice_address,
-                        "ignore_mdns": True,
-                    },
-                    "events": {"broadcast": False},
-                }
-            )
+        http = {"http": http_transport(self.http_port)} if "http" in self.transports else {}
+        write_config(
+            self.dir,
+            plugins=self.plugins,
+            transports=http,
+            ice_address=self.ice_address,
+            rtp_port_range=self.rtp_port_range,
         )
-        for name, sections in self.plugins.items():
-            text = sections if isinstance(sections, str) else jcfg(sections)
-            (self.dir / f"janus.plugin.{name}.jcfg").write_text(text)
-        if "http" in self.transports:
-            (self.dir / "janus.transport.http.jcfg").write_text(
-                jcfg(
-                    {
-                        "general": {
-                            "json": "compact",
-                            "base_path": "/janus",
-                            "http": True,
-                            "port": self.http_port,
-                            "ip": "127.0.0.1",
-                            "https": False,
-                        },
-                        "admin": {"admin_http": False, "admin_https": False},
-                        "cors": {"allow_origin": "*"},
-                    }
-                )
-            )
 
     def start(self, timeout: float = 15.0) -> JanusProcess:
         self._write_config()

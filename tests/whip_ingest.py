@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import IO
 
 from tests.helpers import ROOT, free_port, stop_process
+from tests.janus import http_transport, write_config
 
 JANUS = "/usr/bin/janus"
-JANUS_LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
 WHIP_DIR = ROOT / "tests" / "whip-server"
 WHIP_SRC = WHIP_DIR / "deb" / "usr" / "share" / "simple-whip-server" / "src"
 ROOM = 1234
@@ -47,78 +47,6 @@ def missing() -> str | None:
     if shutil.which("node") is None:
         return "node is not installed"
     return None
-
-
-def janus_config(
-    folder: Path,
-    plugins: tuple[str, ...],
-    transports: dict[str, str],
-    ice_interface: str,
-    rtp_ports: tuple[int, int] = (20000, 20999),
-) -> None:
-    """Write a private Janus configuration into `folder`: only the named plugins and
-    transports are loaded (symlinked into folders of their own), events and loggers are
-    off, no STUN, ICE only on `ice_interface`. `transports` maps a transport name
-    ("http", "websockets") to the body of its `general` section."""
-    plugins_dir, transports_dir, empty = folder / "plugins", folder / "transports", folder / "none"
-    for d in (plugins_dir, transports_dir, empty):
-        d.mkdir(parents=True, exist_ok=True)
-    for name in plugins:
-        (plugins_dir / f"libjanus_{name}.so").symlink_to(
-            JANUS_LIB / "plugins" / f"libjanus_{name}.so"
-        )
-    for name, general in transports.items():
-        (transports_dir / f"libjanus_{name}.so").symlink_to(
-            JANUS_LIB / "transports" / f"libjanus_{name}.so"
-        )
-        (folder / f"janus.transport.{name}.jcfg").write_text(
-            f"general: {{\n{general}\n}}\nadmin: {{\n}}\n"
-        )
-    (folder / "janus.jcfg").write_text(
-        f"""general: {{
-  configs_folder = "{folder}"
-  plugins_folder = "{plugins_dir}"
-  transports_folder = "{transports_dir}"
-  events_folder = "{empty}"
-  loggers_folder = "{empty}"
-  debug_level = 4
-  admin_secret = "{os.urandom(8).hex()}"
-}}
-media: {{
-  rtp_port_range = "{rtp_ports[0]}-{rtp_ports[1]}"
-}}
-nat: {{
-  nice_debug = false
-  ice_enforce_list = "{ice_interface}"
-}}
-plugins: {{
-}}
-transports: {{
-}}
-events: {{
-  broadcast = false
-}}
-loggers: {{
-}}
-"""
-    )
-
-
-def videoroom_config(folder: Path, room: int = ROOM) -> None:
-    """One room for one H.264 + Opus publisher (what Aether sends)."""
-    (folder / "janus.plugin.videoroom.jcfg").write_text(
-        f"""general: {{
-}}
-room-{room}: {{
-  description = "aether"
-  publishers = 1
-  bitrate = 0
-  fir_freq = 0
-  videocodec = "h264"
-  audiocodec = "opus"
-}}
-"""
-    )
 
 
 def whip_server_config(folder: Path, port: int, janus_ws: str) -> None:
@@ -178,18 +106,21 @@ class Ingest:
         janus_dir, whip_dir = self.workdir / "janus", self.workdir / "whip"
         if not janus_dir.exists():
             janus_dir.mkdir()
-            janus_config(
+            # one room for one H.264 + Opus publisher (what Aether sends)
+            room = {"description": "aether", "publishers": 1, "bitrate": 0, "fir_freq": 0,
+                    "videocodec": "h264", "audiocodec": "opus"}  # fmt: skip
+            websockets = {"ws": True, "ws_port": self.janus_ws_port, "ws_ip": "127.0.0.1",
+                          "wss": False}  # fmt: skip
+            write_config(
                 janus_dir,
-                plugins=("videoroom",),
+                plugins={"videoroom": {"general": {}, f"room-{ROOM}": room}},
                 transports={
-                    "http": f'  http = true\n  port = {self.janus_http_port}\n  ip = "127.0.0.1"\n'
-                    '  base_path = "/janus"\n  https = false',
-                    "websockets": f"  ws = true\n  ws_port = {self.janus_ws_port}\n"
-                    '  ws_ip = "127.0.0.1"\n  wss = false',
+                    "http": http_transport(self.janus_http_port),
+                    "websockets": {"general": websockets, "admin": {}},
                 },
-                ice_interface=_nonloopback_address(),
+                ice_address=_nonloopback_address(),
+                rtp_port_range="20000-20999",
             )
-            videoroom_config(janus_dir)
             whip_dir.mkdir()
             whip_server_config(whip_dir, self.whip_port, f"ws://127.0.0.1:{self.janus_ws_port}")
         self.janus = subprocess.Popen(
