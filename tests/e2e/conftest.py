@@ -94,6 +94,14 @@ def desktop() -> Iterator[dict[str, str]]:
             tone.wait(10)
 
 
+def open_player(browser: Any, url: str, token: str | None = None) -> Any:
+    """The player page in a context of its own (background tabs get ~1 fps in headless),
+    with the access token in the URL fragment when given; `page.context.close()` ends it."""
+    page = browser.new_context().new_page()
+    page.goto(f"{url}/" + (f"#token={token}" if token else ""))
+    return page
+
+
 def stats(page: Any) -> Any:
     return page.evaluate(STATS_JS)
 

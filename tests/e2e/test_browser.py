@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.e2e.conftest import audio_packets, decoded, stats, wait_for
+from tests.e2e.conftest import audio_packets, decoded, open_player, stats, wait_for
 from tests.helpers import ServerProcess, run_async
 
 pytestmark = pytest.mark.e2e
@@ -33,13 +33,6 @@ def server(desktop: dict[str, str]) -> Iterator[ServerProcess]:
         env={**desktop, "AETHER_DISPLAY": desktop["DISPLAY"]},
     ) as srv:
         yield srv
-
-
-def open_player(browser: Any, url: str) -> Any:
-    context = browser.new_context()  # own context: background tabs get ~1 fps in headless
-    page = context.new_page()
-    page.goto(url + "/")
-    return page
 
 
 def test_player_decodes_x11_video_and_pulse_audio(browser: Any, server: ServerProcess) -> None:

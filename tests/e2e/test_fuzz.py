@@ -31,7 +31,7 @@ from aether.errors import ProtocolError
 from aether.peers.sdp import candidate_is_plausible, check_answer
 from aether.signaling.protocol import Answer, Bye, Candidate, Ping, parse_client_message
 from aether.signaling.session import FATAL_CODES, WS_HARD_LIMIT
-from tests.e2e.conftest import decoded, stats, wait_for
+from tests.e2e.conftest import decoded, open_player, stats, wait_for
 from tests.helpers import ServerProcess, run_async
 from tests.sdp_samples import ANSWER, ANSWER_LINES
 
@@ -476,13 +476,6 @@ frames = weighted(
 
 
 # --- the test ----------------------------------------------------------------------------
-
-
-def open_player(browser: Any, url: str) -> Any:
-    context = browser.new_context()  # own context: background tabs get ~1 fps in headless
-    page = context.new_page()
-    page.goto(url + "/")
-    return page
 
 
 def http_get(url: str) -> tuple[int, str]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import decoded, stats, wait_for
+from tests.e2e.conftest import decoded, open_player, stats, wait_for
 from tests.helpers import ServerProcess
 from tests.linkemu import Link
 
@@ -69,10 +69,8 @@ OFFER_JS = """
 def watch(browser: Any, server: ServerProcess) -> tuple[dict[str, Any], float, str]:
     """Open the player; after the first frames, decode WINDOW_S seconds under loss.
     Returns the server's video figures for this viewer, the decoded fps and the offer."""
-    context = browser.new_context()
+    page = open_player(browser, server.url, TOKEN)
     try:
-        page = context.new_page()
-        page.goto(f"{server.url}/#token={TOKEN}")
         wait_for(page, lambda s: decoded(s) > 10, what="first frames under loss")
         viewer = page.evaluate("window.aether.viewer")
         before = decoded(stats(page))
@@ -80,7 +78,7 @@ def watch(browser: Any, server: ServerProcess) -> tuple[dict[str, Any], float, s
         fps = (decoded(stats(page)) - before) / WINDOW_S
         return server_video(server, viewer), fps, page.evaluate(OFFER_JS)
     finally:
-        context.close()
+        page.context.close()
 
 
 def test_nack_rtx_resends_keep_chromium_decoding_under_5_percent_loss(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import decoded, stats, wait_for
+from tests.e2e.conftest import decoded, open_player, stats, wait_for
 from tests.helpers import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -58,16 +58,10 @@ def metric_value(text: str, name: str, labels: dict[str, str]) -> float:
     raise AssertionError(f"no {name}{labels} in /metrics")
 
 
-def open_player(browser: Any, url: str) -> Any:
-    page = browser.new_context().new_page()
-    page.goto(f"{url}/#token={TOKEN}")
-    return page
-
-
 def test_bytes_sent_agree_with_what_the_browser_received(
     browser: Any, server: ServerProcess
 ) -> None:
-    page = open_player(browser, server.url)
+    page = open_player(browser, server.url, TOKEN)
     try:
         wait_for(page, lambda s: decoded(s) > 30, what="frames")
         page.wait_for_timeout(3000)
@@ -124,7 +118,7 @@ def figures_of(page: Any) -> dict[str, str]:
 def test_overlay_toggles_and_its_charts_move(
     browser: Any, server: ServerProcess, tmp_path: Any
 ) -> None:
-    page = open_player(browser, server.url)
+    page = open_player(browser, server.url, TOKEN)
     try:
         wait_for(page, lambda s: decoded(s) > 10, what="frames")
         overlay = page.locator("#stats")
@@ -165,7 +159,7 @@ def viewer_row(page: Any, viewer: str) -> dict[str, str]:
 def test_admin_page_lists_viewers_with_live_figures(
     browser: Any, server: ServerProcess, tmp_path: Any
 ) -> None:
-    player = open_player(browser, server.url)
+    player = open_player(browser, server.url, TOKEN)
     admin = browser.new_context().new_page()
     try:
         wait_for(player, lambda s: decoded(s) > 10, what="frames")

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import decoded, stats, wait_for
+from tests.e2e.conftest import decoded, open_player, stats, wait_for
 from tests.helpers import ROOT, ServerProcess, stop_process
 from tests.linkemu import Link
 
@@ -88,11 +88,9 @@ def test_capped_viewer_moves_to_lower_tier_unconstrained_stays_on_top(
     browser: Any, link: Link
 ) -> None:
     with ServerProcess(*SERVE_ARGS, host=link.server_host, wrapper=link.enter_server_ns) as server:
-        node = unconstrained_viewer(link, server)
-        context = browser.new_context()
+        page = open_player(browser, server.url, TOKEN)
+        node = unconstrained_viewer(link, server)  # started last: the finally ends it
         try:
-            page = context.new_page()
-            page.goto(f"{server.url}/#token={TOKEN}")
             wait_for(page, lambda s: decoded(s) > 5, what="first frames through the cap")
             chromium = page.evaluate("window.aether.viewer")
             started = time.monotonic()
@@ -123,7 +121,7 @@ def test_capped_viewer_moves_to_lower_tier_unconstrained_stays_on_top(
             assert others[0]["tier_switches"] == 0, others
             assert snap["tiers"][0]["viewers"] == 1 and snap["tiers"][1]["viewers"] == 1
         finally:
-            context.close()
+            page.context.close()
             stop_process(node)
             for pipe in (node.stdin, node.stdout):
                 if pipe is not None:
@@ -138,10 +136,8 @@ def test_when_the_cap_is_lifted_the_viewer_returns_to_the_top_tier(
     """Down at the cap, then up again once the link carries the top tier: the move up
     works too (its keyframe, the caps change, the bigger picture), without reloading."""
     with ServerProcess(*SERVE_ARGS, host=link.server_host, wrapper=link.enter_server_ns) as server:
-        context = browser.new_context()
+        page = open_player(browser, server.url, TOKEN)
         try:
-            page = context.new_page()
-            page.goto(f"{server.url}/#token={TOKEN}")
             wait_for(page, lambda s: decoded(s) > 5, what="first frames through the cap")
             viewer = page.evaluate("window.aether.viewer")
             tier_of = lambda: next(  # noqa: E731
@@ -161,4 +157,4 @@ def test_when_the_cap_is_lifted_the_viewer_returns_to_the_top_tier(
             wait_for(page, lambda s: decoded(s) > before + 30, what="decoding on tier 0")
             assert page.evaluate(SIZE_JS) == [1280, 720]
         finally:
-            context.close()
+            page.context.close()
