@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import Any
 
 from aether import gst
@@ -55,35 +56,27 @@ def test_ntp_time_is_seconds_since_1900_in_q32_32() -> None:
     assert value & 0xFFFFFFFF == 2**30  # a quarter second
 
 
-class FakeClock:
-    def __init__(self, now_ns: int) -> None:
-        self.now_ns = now_ns
-
-    def get_time(self) -> int:
-        return self.now_ns
-
-
-class FakeElement:
-    def __init__(self, clock: FakeClock, base_time: int) -> None:
-        self.clock, self.base_time = clock, base_time
-
-    def get_clock(self) -> FakeClock:
-        return self.clock
-
-    def get_base_time(self) -> int:
-        return self.base_time
-
-
 class FakePad:
-    def __init__(self, element: FakeElement, segment: Any) -> None:
-        self.element, self.segment = element, segment
+    """A pad as the stamper reads it: its element's clock and base time, its segment."""
 
-    def get_parent_element(self) -> FakeElement:
+    def __init__(self, now_ns: int, base_time: int, segment: Any) -> None:
+        clock = SimpleNamespace(get_time=lambda: now_ns)
+        self.element = SimpleNamespace(get_clock=lambda: clock, get_base_time=lambda: base_time)
+        self.segment = segment
+
+    def get_parent_element(self) -> Any:
         return self.element
 
     def get_sticky_event(self, kind: Any, index: int) -> Any:
         assert kind == Gst.EventType.SEGMENT and index == 0
         return Gst.Event.new_segment(self.segment) if self.segment is not None else None
+
+
+def time_segment(start: int = 0) -> Any:
+    segment = Gst.Segment()
+    segment.init(Gst.Format.TIME)
+    segment.start = segment.time = start
+    return segment
 
 
 HOUR = 3600 * Gst.SECOND
@@ -92,11 +85,8 @@ HOUR = 3600 * Gst.SECOND
 def test_capture_time_reads_the_pts_through_the_segment_x264enc_shifts() -> None:
     gst.init()
     # x264enc's output: PTS and segment both 1000 h ahead of the running time
-    segment = Gst.Segment()
-    segment.init(Gst.Format.TIME)
-    segment.start = segment.time = 1000 * HOUR
     base = 5 * Gst.SECOND
-    pad = FakePad(FakeElement(FakeClock(base + 2 * Gst.SECOND), base), segment)
+    pad = FakePad(base + 2 * Gst.SECOND, base, time_segment(1000 * HOUR))
     stamper = playout.Stamper(True, True)
     before = time.time()
     captured = stamper.capture_wall_time(pad, 1000 * HOUR + 2 * Gst.SECOND - 40 * Gst.MSECOND)
@@ -106,9 +96,7 @@ def test_capture_time_reads_the_pts_through_the_segment_x264enc_shifts() -> None
 
 def test_no_capture_time_without_a_segment_or_a_pts() -> None:
     gst.init()
-    pad = FakePad(FakeElement(FakeClock(10), 0), None)
+    pad = FakePad(10, 0, None)
     assert playout.Stamper(True, True).capture_wall_time(pad, 5) is None
-    segment = Gst.Segment()
-    segment.init(Gst.Format.TIME)
-    pad = FakePad(FakeElement(FakeClock(10), 0), segment)
+    pad = FakePad(10, 0, time_segment())
     assert playout.Stamper(True, True).capture_wall_time(pad, Gst.CLOCK_TIME_NONE) is None
