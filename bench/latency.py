@@ -551,6 +551,7 @@ def run_once(
             page.wait_for_timeout(50)
         first = page.evaluate("window.__bench.first")
         timeline = page.evaluate("window.__bench.timeline")
+        timeline.update(page.evaluate(NAVIGATION_JS))
         sdp = page.evaluate("({offer: window.__bench.offer, answer: window.__bench.answer})")
         player_ttff = page.evaluate("window.aether.firstFrameMs")
         if opts.jitter_target_ms is not None:
@@ -623,6 +624,19 @@ def start_painter(display: str, setup: Setup, hz: float) -> subprocess.Popen[str
     return painter
 
 
+# The navigation's own milestones (ms since navigation start): where the page load ends.
+NAVIGATION_JS = """(() => {
+  const n = performance.getEntriesByType("navigation")[0];
+  if (!n) return {};
+  const out = {};
+  for (const k of ["fetchStart", "requestStart", "responseStart", "responseEnd",
+                   "domInteractive", "domContentLoadedEventEnd"]) {
+    if (n[k] > 0) out["nav_" + k] = n[k];
+  }
+  return out;
+})()"""
+
+
 def stop_painter(painter: subprocess.Popen[str]) -> dict[str, Any]:
     painter.terminate()
     out, _ = painter.communicate(timeout=10)
@@ -635,7 +649,8 @@ def stop_painter(painter: subprocess.Popen[str]) -> dict[str, Any]:
 
 # Phases of the time to first frame: (label, from mark, to mark), marks in the page timeline.
 TTFF_PHASES = (
-    ("page load", None, "ws_create"),
+    ("page fetched", None, "nav_responseEnd"),
+    ("page to socket", "nav_responseEnd", "ws_create"),
     ("ws open", "ws_create", "ws_open"),
     ("welcome", "ws_open", "recv_welcome"),
     ("offer", "recv_welcome", "recv_offer"),
@@ -911,7 +926,10 @@ a second over the same windows; it should agree with the painted measurement:
 {breakdown_table(pooled)}
 
 Time to first frame by phase (ms, medians over runs; from the page's own timeline of
-signaling messages and connection states):
+signaling messages and connection states). "Page fetched" ends with the last byte of the
+page (Navigation Timing `responseEnd`); "page to socket" is Chromium's work from there to
+the player's `new WebSocket` (committing the page to a fresh renderer, parsing, running
+the scripts):
 
 {ttff_table(pooled)}
 
