@@ -92,12 +92,15 @@ class FakeMedia:
         return True
 
 
-class FakeGatePad:
+class FakeValve:
     def __init__(self) -> None:
-        self.removed: list[int] = []
+        self.drop = True
+        self.set_times = 0
 
-    def remove_probe(self, probe_id: int) -> None:
-        self.removed.append(probe_id)
+    def set_property(self, name: str, value: bool) -> None:
+        assert name == "drop"
+        self.drop = value
+        self.set_times += 1
 
 
 def test_connecting_opens_the_gates_and_asks_for_the_viewers_keyframe_once(
@@ -105,11 +108,11 @@ def test_connecting_opens_the_gates_and_asks_for_the_viewers_keyframe_once(
 ) -> None:
     media = FakeMedia()
     peer.media = media  # type: ignore[assignment]
-    pad = FakeGatePad()
-    peer._gates = [(pad, 7)]
+    valve = FakeValve()
+    peer._gates = [valve]
     peer.selector = SimpleNamespace(current=1)  # type: ignore[assignment]  # on tier 1
     peer._open_gates()  # on GStreamer's thread, as the connection state turns "connected"
-    assert pad.removed == [7] and peer._gates == []
+    assert valve.drop is False and peer._gates == []
     assert media.keyframes == [("viewer 1 connected", 1)]
     peer._open_gates()  # and once more, from the loop: nothing left to do
-    assert media.keyframes == [("viewer 1 connected", 1)] and pad.removed == [7]
+    assert media.keyframes == [("viewer 1 connected", 1)] and valve.set_times == 1

@@ -140,7 +140,7 @@ class ViewerPeer:
         # cyclic garbage collection.
         self._handlers: list[tuple[Any, int]] = []
         self._probes: list[tuple[Any, int]] = []
-        self._gates: list[tuple[Any, int]] = []  # probes that hold packets until connected
+        self._gates: list[Any] = []  # valves that hold packets back until connected
         self._gate_lock = threading.Lock()
         self._offer_requested = False
         self._answered = False
@@ -190,12 +190,15 @@ class ViewerPeer:
             set_limits(queue, QUEUE_LIMITS_CONNECTING)
             viewer_bin.add(queue)
             self._queues.append(queue)
-            # Until connected, packets stop here (caps and other events pass, for the
-            # offer): otherwise the packet that waits inside webrtcbin for DTLS would go
-            # out first, from long ago, and the viewer would count the gap as lost.
-            src = queue.get_static_pad("src")
-            gate = Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST
-            self._gates.append((src, src.add_probe(gate, self._closed_gate_thread)))
+            # Until connected, packets stop at a closed valve (caps and other sticky
+            # events pass, for the offer): otherwise the packet that waits inside
+            # webrtcbin for DTLS would go out first, from long ago, and the viewer would
+            # count the gap as lost. A valve drops them in C: a Python probe here ran for
+            # every packet of the spare peer, all the time, and took the GIL each time.
+            gate = gst.make("valve", f"{kind}-gate", drop=True, drop_mode="forward-sticky-events")
+            viewer_bin.add(gate)
+            queue.link(gate)
+            self._gates.append(gate)
             sink = webrtc.request_pad_simple("sink_%u")
             # Separate stream ids: Chromium then does not hold video back to lip-sync it
             # with audio's larger jitter buffer (+30-60 ms measured).
@@ -213,7 +216,7 @@ class ViewerPeer:
                     Gst.PadProbeType.EVENT_UPSTREAM, self._on_upstream_event_thread
                 )
                 self._probes.append((pad, probe))
-            queue.get_static_pad("src").link(sink)
+            gate.get_static_pad("src").link(sink)
             tiers = self.media.tiers_for(numberings.get(kind)) if kind == "video" else 1
             if tiers > 1:  # the tiers' valves and rtpmux in front of the queue
                 self.selector = TierSelector(
@@ -293,10 +296,6 @@ class ViewerPeer:
         self._last_candidate_at = time.monotonic()
         self._call(self._emit_candidate, mline, candidate)
 
-    @staticmethod
-    def _closed_gate_thread(_pad: Any, _info: Any) -> Any:
-        return Gst.PadProbeReturn.DROP
-
     def _open_gates(self) -> None:
         """Connected: let packets through at once (on GStreamer's thread, not a loop hop
         later, so none is lost to the 1-packet queue meanwhile), and ask for the keyframe
@@ -307,8 +306,8 @@ class ViewerPeer:
             return
         for queue in self._queues:
             set_limits(queue, QUEUE_LIMITS_CONNECTED)
-        for pad, probe_id in gates:
-            pad.remove_probe(probe_id)
+        for gate in gates:
+            gate.set_property("drop", False)
         self.media.request_keyframe(f"viewer {self.id} connected", self.tier)
 
     def _on_connection_state_thread(self, webrtc: Any, _pspec: Any) -> None:
@@ -690,8 +689,8 @@ class ViewerPeer:
         for obj, handler_id in self._handlers:
             obj.disconnect(handler_id)
         with self._gate_lock:
-            gates, self._gates = self._gates, []
-        for pad, probe_id in [*self._probes, *gates]:
+            self._gates = []
+        for pad, probe_id in self._probes:
             pad.remove_probe(probe_id)
         # The selector and the resend budget hold bound methods of this peer: let go of
         # them, or the peer waits for a cyclic collection (docs/performance.md, memory).
