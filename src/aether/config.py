@@ -27,6 +27,8 @@ from aether.publish.whiphttp import mask_url, parse_bearer, parse_whip_url
 VIDEO_SOURCES = ("auto", "x11", "test", "v4l2", "url")
 AUDIO_SOURCES = ("auto", "pulse", "test", "none")
 ENCODERS = ("auto", "nvenc", "vaapi", "x264", "openh264", "copy")
+# Opus frame lengths offered (ms; opusenc frame-size): shorter ones add packets, not quality.
+OPUS_FRAMES_MS = (10, 20, 40, 60)
 # Constrained Baseline decodes everywhere, Firefox's OpenH264 included; main and high
 # compress better but only browsers whose answer takes them can watch.
 H264_PROFILES = ("constrained-baseline", "main", "high")
@@ -70,6 +72,7 @@ class Config:
     adapt: bool = True
     keyframe_interval: float = 2.0
     audio_bitrate: int = 96
+    audio_frame_ms: int = 20
     stun: tuple[str, ...] = (DEFAULT_STUN,)
     turn: tuple[TurnServer, ...] = ()
     udp_ports: PortRange | None = None
@@ -145,6 +148,15 @@ def _float_in(low: float, high: float) -> Callable[[str], float]:
         if not low <= value <= high:
             raise ValueError(f"a number from {low} to {high}")
         return value
+
+    return parse
+
+
+def _int_choice(choices: tuple[int, ...]) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if text.strip() not in {str(c) for c in choices}:
+            raise ValueError("one of " + ", ".join(map(str, choices)))
+        return int(text)
 
     return parse
 
@@ -311,6 +323,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("keyframe_interval", _float_in(0.1, 60), "seconds between keyframes", "SEC"),
     Setting("audio_bitrate", _int_in(6, 510), "Opus bitrate in kbit/s", "KBPS"),
+    Setting(
+        "audio_frame_ms",
+        _int_choice(OPUS_FRAMES_MS),
+        "Opus frame (and packet) length in ms: longer frames, fewer packets per viewer",
+        "MS",
+    ),
     Setting("stun", parse_stun, "STUN server URLs, comma-separated, or 'none'", "URLS"),
     Setting(
         "turn",

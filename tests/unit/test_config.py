@@ -170,6 +170,18 @@ def test_bad_keyframe_intervals_are_rejected(text: str) -> None:
     assert "a number from 0.1 to 60" in err.allowed
 
 
+@pytest.mark.parametrize("text", ["5", "30", "20ms", "2.5", ""])
+def test_audio_frames_other_than_opus_webrtc_lengths_are_rejected(text: str) -> None:
+    err = config_error({"audio_frame_ms": text}, {})
+    assert err.key == "audio_frame_ms (--audio-frame-ms)"
+    assert "one of 10, 20, 40, 60" in err.allowed
+
+
+def test_audio_frame_length_defaults_to_20_ms_and_takes_the_environment() -> None:
+    assert load_config({}, {}).audio_frame_ms == 20
+    assert load_config({}, {"AETHER_AUDIO_FRAME_MS": "40"}).audio_frame_ms == 40
+
+
 def test_fractional_numbers_are_accepted_for_float_settings() -> None:
     config = load_config({"keyframe_interval": "0.1", "negotiation_timeout": "2.5"}, {})
     assert config.keyframe_interval == 0.1

@@ -1,4 +1,4 @@
-"""Opus at 48 kHz with 10 ms frames."""
+"""Opus at 48 kHz, one frame per RTP packet (10 ms by default, --audio-frame-ms)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,6 @@ class OpusEncoder:
                 "opusenc",
                 "audio-encoder",
                 bitrate=self.config.audio_bitrate * 1000,
-                frame_size=10,
+                frame_size=self.config.audio_frame_ms,
             ),
         ]
