@@ -140,6 +140,14 @@ def test_announce_writes_the_fmtp_line_webrtcbin_left_out() -> None:
     assert announce_h264(announced, parse_profile_level_id("42c016")) == announced
 
 
+def test_with_no_sps_read_only_a_missing_fmtp_line_is_written() -> None:
+    line = next(x for x in OFFER.split("\r\n") if x.startswith("a=fmtp:96"))
+    assert announce_h264(OFFER, None) == OFFER  # webrtcbin's own line stays
+    announced = announce_h264(OFFER.replace(line + "\r\n", ""), None)
+    _, sections = media_sections(announced)
+    assert sections[0].fmtp("96") == {"packetization-mode": "1"}
+
+
 def test_a_rejected_video_says_when_the_profile_is_why() -> None:
     rejected = ANSWER.replace("m=video 9 UDP/TLS/RTP/SAVPF 96", "m=video 0 UDP/TLS/RTP/SAVPF 96")
     err = refusal(offering("64001f"), rejected)

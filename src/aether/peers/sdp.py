@@ -196,34 +196,33 @@ def video_terms(offered: MediaSection, answered: MediaSection) -> VideoTerms:
     return VideoTerms(stream, viewer, max_level)
 
 
-def announce_h264(sdp: str, stream: ProfileLevel) -> str:
+def announce_h264(sdp: str, stream: ProfileLevel | None) -> str:
     """The offer with every H.264 format announcing `stream`'s profile-level-id, and
     level-asymmetry-allowed=1 (a sendonly server takes any level; RFC 6184 section 8.1).
 
     A format without an fmtp line gets one, packetization-mode=1 included (rtph264pay's
     FU-A and STAP-A; without it a receiver assumes mode 0). webrtcbin writes none when the
-    payloader's caps carried no H.264 parameters yet: seen 1 run in 10 with openh264."""
+    payloader's caps carried no H.264 parameters yet: seen 1 run in 10 with openh264.
+    With `stream` None (no SPS read yet) existing lines stay as they are, and a missing one
+    gets packetization-mode=1 alone."""
     _, sections = media_sections(sdp)
     h264 = {pt for s in sections if s.kind == "video" for pt in s.payload_types("H264")}
     lines = sdp.split("\r\n")
     with_fmtp = {line.removeprefix("a=fmtp:").partition(" ")[0] for line in lines
                  if line.startswith("a=fmtp:")}  # fmt: skip
+    announced = {"profile-level-id": stream.hex, "level-asymmetry-allowed": "1"} if stream else {}
     out = []
     for line in lines:
         pt, _, params = line.removeprefix("a=fmtp:").partition(" ")
-        if line.startswith("a=fmtp:") and pt in h264:
-            fmtp = parse_fmtp(params)
-            fmtp["profile-level-id"] = stream.hex
-            fmtp["level-asymmetry-allowed"] = "1"
+        if line.startswith("a=fmtp:") and pt in h264 and stream is not None:
+            fmtp = parse_fmtp(params) | announced
             out.append(f"a=fmtp:{pt} " + ";".join(f"{k}={v}" for k, v in fmtp.items()))
             continue
         out.append(line)
         pt = line.removeprefix("a=rtpmap:").partition(" ")[0]
         if line.startswith("a=rtpmap:") and pt in h264 and pt not in with_fmtp:
-            out.append(
-                f"a=fmtp:{pt} packetization-mode=1;profile-level-id={stream.hex};"
-                "level-asymmetry-allowed=1"
-            )
+            fmtp = {"packetization-mode": "1"} | announced
+            out.append(f"a=fmtp:{pt} " + ";".join(f"{k}={v}" for k, v in fmtp.items()))
     return "\r\n".join(out)
 
 

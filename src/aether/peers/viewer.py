@@ -436,8 +436,8 @@ class ViewerPeer:
             self._call(self._fail, f"could not create an offer: {error}")
             return
         text = with_fingerprint(offer.sdp.as_text(), dtls_fingerprint())
-        if self.media.stream_profile is not None:  # the SPS's own profile, level (RFC 6184)
-            text = announce_h264(text, self.media.stream_profile)
+        # The SPS's own profile and level (RFC 6184), and an fmtp line for every H.264 format.
+        text = announce_h264(text, self.media.stream_profile)
         result, message = GstSdp.SDPMessage.new_from_text(text)
         if result != GstSdp.SDPResult.OK:
             self._call(self._fail, "could not rewrite the offer's fingerprint")
