@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from aether import gst
 from aether.errors import ProtocolError
 from aether.peers.viewer import ViewerPeer
 
@@ -116,3 +117,10 @@ def test_connecting_opens_the_gates_and_asks_for_the_viewers_keyframe_once(
     assert media.keyframes == [("viewer 1 connected", 1)]
     peer._open_gates()  # and once more, from the loop: nothing left to do
     assert media.keyframes == [("viewer 1 connected", 1)] and valve.set_times == 1
+
+
+def test_webrtcbins_clocksync_lets_packets_through_at_once(peer: ViewerPeer) -> None:
+    clocksync = gst.make("clocksync")
+    assert clocksync.get_property("sync") is True  # GStreamer's default: hold each packet
+    peer._on_element_added_thread(None, None, clocksync)
+    assert clocksync.get_property("sync") is False

@@ -282,6 +282,12 @@ class ViewerPeer:
             pad = element.get_static_pad("src")
             probe = pad.add_probe(Gst.PadProbeType.EVENT_UPSTREAM, self.resends.probe)
             self._probes.append((pad, probe))
+        if name == "clocksync":
+            # webrtcbin puts one in front of each stream, syncing every packet to its
+            # running time plus the upstream latency: with a source that reports latency
+            # (the test source, cameras) packets waited there, ~20 ms at 30 fps measured.
+            # Our sources are live (or paced, capture/url.py): send at once.
+            element.set_property("sync", False)
         if name == "dtlssrtpdec":
             # The DTLS connection already exists, made with GStreamer's certificate when
             # webrtcbin set its id: set the id again to remake it with the new certificate.
