@@ -41,7 +41,8 @@ def test_firefox_decodes_x11_h264_and_receives_pulse_opus(desktop: dict[str, str
         frames = decoded(later) - decoded(first)
         seconds = (later["at"] - first["at"]) / 1000
         assert frames >= 20 * seconds, f"{frames} frames in {seconds:.1f} s: Firefox stalled"
-        assert audio_packets(later) - audio_packets(first) >= 50 * seconds, "Opus stopped"
+        # 50 Opus packets a second (20 ms frames): two thirds of them, or Opus stalled.
+        assert audio_packets(later) - audio_packets(first) >= 33 * seconds, "Opus stopped"
         # The player plays by itself (muted, per autoplay rules) and samples getStats.
         assert later["status"] == "playing"
         assert not later["paused"]

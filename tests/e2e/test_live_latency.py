@@ -35,8 +35,11 @@ def test_player_reports_measured_glass_to_glass_latency(browser: Any) -> None:
             page.context.close()
     assert "abs-capture-time" in sdp
     measured = viewer["client"]["glass_to_glass_ms"]
-    # Same machine, same clock: capture to display is not negative and under a second.
-    # (Its accuracy against a painted clock is bench/latency's job: 1-6 ms under its p50.)
-    assert measured is not None and 0 <= measured < 1000, viewer
+    # Same machine, same clock: capture to display is under a second, and not below zero
+    # by more than the figure's known error: at 30 fps it reads up to 11 ms low, an offset
+    # steady through a connection (docs/performance.md, "Time to first frame: what is
+    # left"). With packets no longer held in webrtcbin, this stream's true latency is a few
+    # ms, so the figure can come out slightly negative.
+    assert measured is not None and -15 < measured < 1000, viewer
     # and it is the viewer's latency in /stats (and so in the histogram and /metrics)
     assert viewer["latency_measured"] is True and viewer["latency_ms"] == measured, viewer
