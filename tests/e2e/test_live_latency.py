@@ -41,5 +41,7 @@ def test_player_reports_measured_glass_to_glass_latency(browser: Any) -> None:
     # left"). With packets no longer held in webrtcbin, this stream's true latency is a few
     # ms, so the figure can come out slightly negative.
     assert measured is not None and -15 < measured < 1000, viewer
-    # and it is the viewer's latency in /stats (and so in the histogram and /metrics)
-    assert viewer["latency_measured"] is True and viewer["latency_ms"] == measured, viewer
+    if measured >= 0:  # it is the viewer's latency in /stats (the histogram, /metrics)
+        assert viewer["latency_measured"] is True and viewer["latency_ms"] == measured, viewer
+    else:  # below zero it is taken for clocks out of step: the estimate stands in
+        assert viewer["latency_measured"] is False, viewer

@@ -228,8 +228,9 @@ class Viewers:
     def measured_latency_ms(peer: ViewerPeer) -> float | None:
         """The browser's measured glass-to-glass latency (capture time stamped here to the
         frame's display there), when it has one and the clocks agree well enough for it
-        to be positive. 1-6 ms below bench/latency's painted p50 (the painter's
-        lag and the screen grab before the capture timestamp are not in it)."""
+        to be positive. Against bench/latency's painted figure it reads 2-4 ms low at 60 fps
+        (the painter's lag and the screen grab are not in it), and up to 11 ms low at 30 fps
+        (docs/performance.md)."""
         measured = peer.client.glass_to_glass_ms if peer.client is not None else None
         return measured if measured is not None and measured >= 0 else None
 
