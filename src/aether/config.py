@@ -153,12 +153,8 @@ def _float_in(low: float, high: float) -> Callable[[str], float]:
 
 
 def _int_choice(choices: tuple[int, ...]) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        if text.strip() not in {str(c) for c in choices}:
-            raise ValueError("one of " + ", ".join(map(str, choices)))
-        return int(text)
-
-    return parse
+    as_text = _choice(tuple(map(str, choices)))
+    return lambda text: int(as_text(text.strip()))
 
 
 def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:

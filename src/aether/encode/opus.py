@@ -1,4 +1,4 @@
-"""Opus at 48 kHz, one frame per RTP packet (10 ms by default, --audio-frame-ms)."""
+"""Opus at 48 kHz, one frame per RTP packet (20 ms by default, --audio-frame-ms)."""
 
 from __future__ import annotations
 

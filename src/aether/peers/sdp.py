@@ -92,6 +92,11 @@ def parse_fmtp(params: str) -> dict[str, str]:
     return out
 
 
+def fmtp_line(pt: str, params: dict[str, str]) -> str:
+    """The `a=fmtp` line for payload type `pt` (parse_fmtp's inverse)."""
+    return f"a=fmtp:{pt} " + ";".join(f"{k}={v}" for k, v in params.items())
+
+
 @dataclass(frozen=True)
 class VideoTerms:
     """What the viewer's answer agreed to take of the H.264 stream the offer announced."""
@@ -215,14 +220,12 @@ def announce_h264(sdp: str, stream: ProfileLevel | None) -> str:
     for line in lines:
         pt, _, params = line.removeprefix("a=fmtp:").partition(" ")
         if line.startswith("a=fmtp:") and pt in h264 and stream is not None:
-            fmtp = parse_fmtp(params) | announced
-            out.append(f"a=fmtp:{pt} " + ";".join(f"{k}={v}" for k, v in fmtp.items()))
+            out.append(fmtp_line(pt, parse_fmtp(params) | announced))
             continue
         out.append(line)
         pt = line.removeprefix("a=rtpmap:").partition(" ")[0]
         if line.startswith("a=rtpmap:") and pt in h264 and pt not in with_fmtp:
-            fmtp = {"packetization-mode": "1"} | announced
-            out.append(f"a=fmtp:{pt} " + ";".join(f"{k}={v}" for k, v in fmtp.items()))
+            out.append(fmtp_line(pt, {"packetization-mode": "1"} | announced))
     return "\r\n".join(out)
 
 
