@@ -4,7 +4,10 @@
     audio source -> opusenc -> rtpopuspay -> audio-tee --+-> [viewer bin] ...
 
 Each viewer is a Gst.Bin (see peers/viewer.py) with ghost pads `video` and `audio`, linked
-to request pads of the tees. Nothing in Python touches the per-packet path.
+to request pads of the tees. Python touches no viewer's packets: the one probe on the
+shared stream (fanout/playout.py) runs once per packet list, for all viewers at once. The
+video tee states the viewers' RTP caps on a branch of its own (fanout/capstee.py), so each
+frame reaches the viewers as one list of packets.
 
 With quality tiers (--tiers 2 or 3, fanout/tiers.py) the source feeds a raw tee, each tier
 is an encode branch of its own ending in `video-tee-N`, and a viewer bin has one more
@@ -30,7 +33,7 @@ from aether.capture.base import AudioSource, VideoSource
 from aether.config import Config
 from aether.encode import OpusEncoder, VideoEncoder
 from aether.errors import AetherError, ConfigError, ProtocolError, StartupError
-from aether.fanout import playout, repayload
+from aether.fanout import capstee, playout, repayload
 from aether.fanout.tiers import Tier
 from aether.h264 import H264Error, ProfileLevel, find_sps
 from aether.telemetry.frames import FrameMeter
@@ -155,16 +158,18 @@ class MediaPipeline:
                 aggregate_mode="zero-latency",
                 mtu=RTP_MTU,
             ),
-            gst.make("capsfilter", "video-rtp-caps", caps=self._video_rtp_caps()),
-            gst.make("tee", "video-tee", allow_not_linked=True),
         ]
         self._add_chain(pipeline, video_chain)
+        video_tee = capstee.add(pipeline, "video-tee", self._video_rtp_caps())
+        video_chain[-1].link(video_tee.tee)
         self._encoder_elements = encoder_elements
         self._encoder_pad = encoder_elements[-1].get_static_pad("src")
         self._encoder_input = encoder_elements[0].get_static_pad("sink")
         self._source_sink = head[0].get_static_pad("sink") if tiered else self._encoder_input
         playout.install(
-            payloader=video_chain[-3], rtp_caps=video_chain[-2], playout_delay=self.playout_delay
+            payloader=video_chain[-1],
+            rtp_caps=video_tee.capsfilter,
+            playout_delay=self.playout_delay,
         )
         for tier in self.tiers[1:]:
             self._add_tier(pipeline, head[0], tier)
@@ -199,20 +204,20 @@ class MediaPipeline:
         encoder_elements = encoder.elements()
         payloader = gst.make("rtph264pay", "pay", pt=VIDEO_PT, config_interval=-1,
                              aggregate_mode="zero-latency", mtu=RTP_MTU)  # fmt: skip
-        rtp_caps = gst.make("capsfilter", "rtp-caps", caps=self._video_rtp_caps())
-        chain = [_tier_queue("queue"), *encoder_elements, payloader, rtp_caps]
+        chain = [_tier_queue("queue"), *encoder_elements, payloader]
         tier_bin = Gst.Bin.new(f"tier-{tier.index}")
         for element in chain:
             tier_bin.add(element)
         gst.link_many(*chain)
-        playout.install(payloader=payloader, rtp_caps=rtp_caps, playout_delay=self.playout_delay)
         tier_bin.add_pad(Gst.GhostPad.new("sink", chain[0].get_static_pad("sink")))
-        tier_bin.add_pad(Gst.GhostPad.new("src", rtp_caps.get_static_pad("src")))
-        tee = gst.make("tee", f"video-tee-{tier.index}", allow_not_linked=True)
+        tier_bin.add_pad(Gst.GhostPad.new("src", payloader.get_static_pad("src")))
         pipeline.add(tier_bin)
-        pipeline.add(tee)
+        tee = capstee.add(pipeline, f"video-tee-{tier.index}", self._video_rtp_caps())
+        playout.install(
+            payloader=payloader, rtp_caps=tee.capsfilter, playout_delay=self.playout_delay
+        )
         raw_tee.request_pad_simple("src_%u").link(tier_bin.get_static_pad("sink"))
-        tier_bin.link(tee)
+        tier_bin.link(tee.tee)
         self.tier_encoders[tier.index] = encoder
         self._tier_bins[tier.index] = tier_bin
         self._tier_pads[tier.index] = encoder_elements[-1].get_static_pad("src")

@@ -12,8 +12,8 @@
   instead of estimating it. One packet a second carries it (receivers interpolate for 5 s).
 
 GStreamer 1.22 has no elements for these, so the offer advertises them through the RTP
-caps (`extmap-N`) and a probe after the payloader writes them; the other packets pass
-through untouched.
+caps (`extmap-N`) and a probe on the payloader's output writes them; the other packets
+pass through untouched. The probe sees a frame's packets as one list.
 """
 
 from __future__ import annotations
@@ -151,8 +151,9 @@ def install(
     playout_delay_id: int = EXTENSION_ID,
     capture_time_id: int = CAPTURE_TIME_ID,
 ) -> None:
-    """Advertise the extensions in `rtp_caps` (a capsfilter after `payloader`) and stamp
-    packets leaving that capsfilter (with the given one-byte-header ids)."""
+    """Advertise the extensions in `rtp_caps` (the capsfilter that states the caps of
+    `payloader`'s output, fanout/capstee.py) and stamp the packets leaving `payloader`
+    (with the given one-byte-header ids)."""
     if not (playout_delay or capture_time):
         return
     payloader.set_property("auto-header-extension", False)
@@ -163,7 +164,7 @@ def install(
         caps.set_value(f"extmap-{capture_time_id}", CAPTURE_TIME_URI)
     rtp_caps.set_property("caps", caps)
     stamper = Stamper(playout_delay, capture_time, playout_delay_id, capture_time_id)
-    rtp_caps.get_static_pad("src").add_probe(
+    payloader.get_static_pad("src").add_probe(
         Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, stamper
     )
     log.debug("header extensions: playout-delay %s (id %d), abs-capture-time %s (id %d)",

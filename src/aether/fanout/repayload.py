@@ -6,7 +6,7 @@ must send with the offerer's payload types (RFC 3264 section 6.1). Rewriting the
 per packet would put Python on the per-packet path, so instead each distinct numbering gets
 one group, shared by every viewer that uses it:
 
-    video-tee -> queue (leaky) -> rtph264depay -> rtph264pay pt=N -> caps -> tee-video-N
+    video-tee -> queue (leaky) -> rtph264depay -> rtph264pay pt=N -> tee-video-N (capstee.py)
 
 Depayloading is not decoding: a group costs a little CPU once, not per viewer, and the
 header extensions (playout delay, capture time) are stamped with the viewer's ids.
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aether import gst
-from aether.fanout import playout
+from aether.fanout import capstee, playout
 
 Gst = gst.Gst
 log = logging.getLogger(__name__)
@@ -37,16 +37,17 @@ MAX_GROUPS = 8
 class Group:
     """A payload group in the pipeline: its elements and the shared tee's pad feeding it."""
 
-    elements: list[Any]
+    elements: list[Any]  # all of them, its tee's caps branch included
     source_pad: Any
+    output: capstee.CapsTee
 
     @property
     def tee(self) -> Any:
-        return self.elements[-1]
+        return self.output.tee
 
     @property
     def viewers(self) -> int:
-        return int(self.tee.get_property("num-src-pads"))
+        return self.output.viewers
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ CODECS = {
 
 
 def group_elements(numbering: Numbering, mtu: int) -> list[Any]:
-    """The elements of a group, from its queue to its tee (not yet in a pipeline)."""
-    depay_name, pay_name, encoding, clock_rate = CODECS[numbering.kind]
+    """The elements of a group from its queue to its payloader (not yet in a pipeline)."""
+    depay_name, pay_name, _encoding, _clock_rate = CODECS[numbering.kind]
     prefix = numbering.tee_name.removeprefix(f"{numbering.kind}-tee-")
     queue = gst.make(
         "queue",
@@ -87,35 +88,36 @@ def group_elements(numbering: Numbering, mtu: int) -> list[Any]:
     if numbering.kind == "video":
         pay_props.update(config_interval=-1, aggregate_mode="zero-latency")
     pay = gst.make(pay_name, f"{numbering.kind}-{prefix}-pay", **pay_props)
+    return [queue, depay, pay]
+
+
+def group_caps(numbering: Numbering) -> Any:
+    """The RTP caps a group's viewers get."""
+    _depay, _pay, encoding, clock_rate = CODECS[numbering.kind]
     fields = f"payload={numbering.payload_type},clock-rate={clock_rate}"
     if numbering.kind == "video":
         fields += ",rtcp-fb-nack-pli=(boolean)true,rtcp-fb-ccm-fir=(boolean)true"
-    caps = gst.make(
-        "capsfilter",
-        f"{numbering.kind}-{prefix}-caps",
-        caps=gst.caps(
-            f"application/x-rtp,media={numbering.kind},encoding-name={encoding},{fields}"
-        ),
-    )
-    tee = gst.make("tee", numbering.tee_name, allow_not_linked=True)
+    return gst.caps(f"application/x-rtp,media={numbering.kind},encoding-name={encoding},{fields}")
+
+
+def add_group(pipeline: Any, source_tee: Any, numbering: Numbering, mtu: int) -> Group:
+    """Build a group into the running pipeline, fed from `source_tee`."""
+    chain = group_elements(numbering, mtu)
+    for element in chain:
+        pipeline.add(element)
+    gst.link_many(*chain)
+    output = capstee.add(pipeline, numbering.tee_name, group_caps(numbering))
+    chain[-1].link(output.tee)
     if numbering.kind == "video":
         playout.install(
-            payloader=pay,
-            rtp_caps=caps,
+            payloader=chain[-1],
+            rtp_caps=output.capsfilter,
             playout_delay=numbering.playout_delay_id is not None,
             capture_time=numbering.capture_time_id is not None,
             playout_delay_id=numbering.playout_delay_id or playout.EXTENSION_ID,
             capture_time_id=numbering.capture_time_id or playout.CAPTURE_TIME_ID,
         )
-    return [queue, depay, pay, caps, tee]
-
-
-def add_group(pipeline: Any, source_tee: Any, numbering: Numbering, mtu: int) -> Group:
-    """Build a group into the running pipeline, fed from `source_tee`."""
-    elements = group_elements(numbering, mtu)
-    for element in elements:
-        pipeline.add(element)
-    gst.link_many(*elements)
+    elements = [*chain, *output.elements]
     for element in reversed(elements):
         element.sync_state_with_parent()
     pad = source_tee.request_pad_simple("src_%u")
@@ -129,4 +131,4 @@ def add_group(pipeline: Any, source_tee: Any, numbering: Numbering, mtu: int) ->
         numbering.playout_delay_id,
         numbering.capture_time_id,
     )
-    return Group(elements, pad)
+    return Group(elements, pad, output)
