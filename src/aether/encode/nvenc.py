@@ -41,6 +41,7 @@ class NvencEncoder(HardwareEncoder):
             rc_lookahead=0,
             zerolatency=True,
             zero_reorder_delay=True,
+            aud=False,  # no access unit delimiters: a useless packet a frame (x264.py)
         )
         if encoder.find_property("preset") is not None:
             preset = "p1" if self.factory == "nvcudah264enc" else "low-latency-hp"

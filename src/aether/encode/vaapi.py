@@ -34,6 +34,7 @@ class VaapiEncoder(HardwareEncoder):
             b_frames=0,
             max_bframes=0,
             target_usage=7,  # fastest
+            aud=False,  # no access unit delimiters: a useless packet a frame (x264.py)
         )
         if encoder.find_property("rate-control") is not None:
             encoder.set_property("rate-control", "cbr")

@@ -60,6 +60,10 @@ class X264Encoder:
             bitrate=c.bitrate,
             # A VBV of a few frames keeps frame sizes, and so send bursts, even.
             vbv_buf_capacity=max(1, round(1000 / c.fps) * 4),
+            # No access unit delimiters: rtph264pay sent each as a packet of its own, one
+            # a frame to every viewer (6% of the packets at 4 Mbit/s), carrying nothing
+            # a WebRTC receiver uses.
+            aud=False,
             **PROFILE_TOOLS[c.h264_profile],
         )
         self._encoder = encoder

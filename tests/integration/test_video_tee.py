@@ -1,7 +1,9 @@
-"""The shared video tee gets each frame as one list of packets, with the viewers' caps.
+"""What reaches the shared video tee: each frame as lists of packets, the viewers' caps,
+and no packet that is only an access unit delimiter.
 
 A capsfilter between the payloader and the tee split every list into single packets, and
-the tee then woke each viewer's thread once per packet (fanout/capstee.py)."""
+the tee then woke each viewer's thread once per packet (fanout/capstee.py). x264's access
+unit delimiters went out as a packet of their own, one a frame (encode/x264.py)."""
 
 from __future__ import annotations
 
@@ -18,18 +20,35 @@ FLAGS = {"source": "test", "audio": "none", "width": "1280", "height": "720", "f
          "bitrate": "4000", "stun": "none"}  # fmt: skip
 
 
-async def tee_input(seconds: float) -> tuple[int, int, Any]:
-    """(packets that came in lists, packets that came alone, the tee's caps)."""
+NAL_AUD = 9
+
+
+def nal_type(packet: bytes) -> int:
+    """The NAL unit type of an H.264 RTP packet (FU-A and STAP-A give their own: 28, 24)."""
+    header = 12 + 4 * (packet[0] & 0x0F)
+    if packet[0] & 0x10:  # header extension: 4 bytes, then its length in 32-bit words
+        header += 4 + 4 * int.from_bytes(packet[header + 2 : header + 4], "big")
+    return packet[header] & 0x1F
+
+
+async def tee_input(seconds: float) -> tuple[int, int, int, Any]:
+    """(packets that came in lists, packets that came alone, access unit delimiters,
+    the tee's caps)."""
     gst.init()
     media = media_for(load_config(FLAGS, {}))
     media.build()
-    counts = {"listed": 0, "alone": 0}
+    counts = {"listed": 0, "alone": 0, "aud": 0}
 
     def count(_pad: Any, info: Any) -> Any:
         if info.type & gst.Gst.PadProbeType.BUFFER_LIST:
-            counts["listed"] += info.get_buffer_list().length()
+            packets = info.get_buffer_list()
+            buffers = [packets.get(i) for i in range(packets.length())]
+            counts["listed"] += len(buffers)
         else:
+            buffers = [info.get_buffer()]
             counts["alone"] += 1
+        for buffer in buffers:
+            counts["aud"] += nal_type(buffer.extract_dup(0, 64)) == NAL_AUD
         return gst.Gst.PadProbeReturn.OK
 
     tee_sink = media.pipeline.get_by_name("video-tee").get_static_pad("sink")
@@ -37,17 +56,18 @@ async def tee_input(seconds: float) -> tuple[int, int, Any]:
     await media.start(asyncio.get_running_loop())
     try:
         await asyncio.sleep(seconds)
-        return counts["listed"], counts["alone"], tee_sink.get_current_caps()
+        return counts["listed"], counts["alone"], counts["aud"], tee_sink.get_current_caps()
     finally:
         await media.stop()
 
 
-def test_frames_reach_the_video_tee_as_lists_with_the_viewers_caps() -> None:
-    listed, alone, caps = run_async(tee_input(2.0))
+def test_frames_reach_the_video_tee_as_lists_with_the_viewers_caps_and_no_delimiters() -> None:
+    listed, alone, delimiters, caps = run_async(tee_input(2.0))
     # 4 Mbit/s at 30 fps is ~15 packets a frame. Single-packet frames and the parameter
     # sets come alone; the split stream had no list but the stamper's one a second.
     assert listed + alone > 300, (listed, alone)
     assert listed > 3 * alone, (listed, alone)
+    assert delimiters == 0
     fields = caps.get_structure(0)
     assert fields.get_value("payload") == VIDEO_PT
     assert fields.get_value("rtcp-fb-nack-pli") is True
