@@ -5,7 +5,8 @@ a capsfilter after the payloader used to state them. But a capsfilter is a BaseT
 and BaseTransform has no buffer-list path: the payloader hands over each frame as one list
 of packets, and the capsfilter split it into single packets. The tee then pushed every
 packet to every viewer's queue on its own, waking each viewer's thread about 470 times a
-second at 4 Mbit/s instead of about 80 (docs/performance.md, "Frames as lists").
+second at 4 Mbit/s instead of about 80 (docs/performance.md, "Frames reach the viewers
+as lists").
 
 So the capsfilter hangs off the tee on a branch of its own that no packet goes down:
 

@@ -28,7 +28,7 @@ from aether.fanout.pipeline import VIEWER_PREFIX, Branch, MediaPipeline
 from aether.fanout.repayload import Numbering
 from aether.fanout.selector import TierSelector
 from aether.logsetup import viewer_log
-from aether.peers import ice
+from aether.peers import bypass, ice
 from aether.peers.certificate import dtls_certificate_pem, dtls_fingerprint, with_fingerprint
 from aether.peers.offers import AnswerPlan
 from aether.peers.resend import ResendBudget
@@ -170,6 +170,7 @@ class ViewerPeer:
         self._video_sink: Any = None
         self._reporter: Any = None  # the viewer's RTPSource that reports on our video
         self._resent_at: tuple[float, int] | None = None
+        self._fec_encoders: list[Any] = []  # webrtcbin's, one a stream (peers/bypass.py)
 
     # --- building -----------------------------------------------------------------
 
@@ -282,6 +283,9 @@ class ViewerPeer:
             pad = element.get_static_pad("src")
             probe = pad.add_probe(Gst.PadProbeType.EVENT_UPSTREAM, self.resends.probe)
             self._probes.append((pad, probe))
+        if name == "rtpulpfecenc":
+            with self._gate_lock:
+                self._fec_encoders.append(element)
         if name == "clocksync":
             # webrtcbin puts one in front of each stream, syncing every packet to its
             # running time plus the upstream latency: with a source that reports latency
@@ -305,15 +309,23 @@ class ViewerPeer:
     def _open_gates(self) -> None:
         """Connected: let packets through at once (on GStreamer's thread, not a loop hop
         later, so none is lost to the 1-packet queue meanwhile), and ask for the keyframe
-        the viewer starts from (there too: the loop is busy at times)."""
+        the viewer starts from (there too: the loop is busy at times). The gates, and
+        webrtcbin's FEC encoders when no FEC was negotiated, leave the path: neither
+        passes a frame's packets on as one list (peers/bypass.py)."""
         with self._gate_lock:
             gates, self._gates = self._gates, []
+            encoders = list(self._fec_encoders)
         if not gates:
             return
         for queue in self._queues:
             set_limits(queue, QUEUE_LIMITS_CONNECTED)
         for gate in gates:
             gate.set_property("drop", False)
+            bypass.bypass(gate, remove=True)
+        for encoder in encoders:
+            fec_bin = bypass.idle_fec_bin(encoder)
+            if fec_bin is not None:
+                bypass.bypass(fec_bin, remove=False)
         self.media.request_keyframe(f"viewer {self.id} connected", self.tier)
 
     def _on_connection_state_thread(self, webrtc: Any, _pspec: Any) -> None:
