@@ -196,6 +196,7 @@ class ViewerPeer:
             # webrtcbin for DTLS would go out first, from long ago, and the viewer would
             # count the gap as lost. A valve drops them in C: a Python probe here ran for
             # every packet of the spare peer, all the time, and took the GIL each time.
+            # Once connected the valve leaves the path (_open_gates, peers/bypass.py).
             gate = gst.make("valve", f"{kind}-gate", drop=True, drop_mode="forward-sticky-events")
             viewer_bin.add(gate)
             queue.link(gate)
