@@ -78,6 +78,28 @@ def make(factory: str, name: str | None = None, **props: Any) -> Any:
     return element
 
 
+def factory_name(element: Any) -> str:
+    """The name of the factory that made `element` ("" for a plain bin)."""
+    factory = element.get_factory()
+    return str(factory.get_name()) if factory is not None else ""
+
+
+def elements(bin_: Any, recurse: bool = False) -> list[Any]:
+    """The elements in `bin_` (with `recurse`, those inside its bins too). A bin changed
+    while being read is read again from the start."""
+    iterator = bin_.iterate_recurse() if recurse else bin_.iterate_elements()
+    out: list[Any] = []
+    while True:
+        result, element = iterator.next()
+        if result == Gst.IteratorResult.OK:
+            out.append(element)
+        elif result == Gst.IteratorResult.RESYNC:
+            iterator.resync()
+            out = []
+        else:
+            return out
+
+
 def caps(text: str) -> Any:
     return Gst.Caps.from_string(text)
 

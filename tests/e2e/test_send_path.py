@@ -31,21 +31,6 @@ FLAGS = {"source": "test", "audio": "test", "width": "640", "height": "360", "fp
          "bitrate": "1500", "stun": "none", "host": "127.0.0.1"}  # fmt: skip
 
 
-def _elements(bin_: Any) -> list[Any]:
-    out: list[Any] = []
-    iterator = bin_.iterate_recurse()
-    while True:
-        result, element = iterator.next()
-        if result != gst.Gst.IteratorResult.OK:
-            return out
-        out.append(element)
-
-
-def _factory(element: Any) -> str:
-    factory = element.get_factory()
-    return str(factory.get_name()) if factory is not None else ""
-
-
 async def watch_one_viewer() -> dict[str, Any]:
     gst.init()
     config = load_config({**FLAGS, "port": str(free_port())}, {})
@@ -62,8 +47,8 @@ async def watch_one_viewer() -> dict[str, Any]:
             await viewer.connect()
             await asyncio.sleep(1.0)
             viewer_bin = media.pipeline.get_by_name(VIEWER_PREFIX + viewer.viewer_id)
-            elements = _elements(viewer_bin)
-            [encoder] = [e for e in elements if _factory(e) == "dtlssrtpenc"]
+            elements = gst.elements(viewer_bin, recurse=True)
+            [encoder] = [e for e in elements if gst.factory_name(e) == "dtlssrtpenc"]
             counts = {"listed": 0, "alone": 0}
 
             def count(_pad: Any, info: Any) -> Any:
@@ -81,9 +66,9 @@ async def watch_one_viewer() -> dict[str, Any]:
             await asyncio.sleep(2.0)
             after = await viewer.received()
             pad.remove_probe(probe)
-            fec_bins = [e for e in elements if _factory(e) == "rtpulpfecenc"]
+            fec_bins = [e for e in elements if gst.factory_name(e) == "rtpulpfecenc"]
             result = {
-                "valves": [e.get_name() for e in elements if _factory(e) == "valve"],
+                "valves": [e.get_name() for e in elements if gst.factory_name(e) == "valve"],
                 "fec_linked": [e.get_parent().get_static_pad("sink").is_linked() for e in fec_bins],
                 "counts": counts,
                 "video_rate": (after.video_packets - before.video_packets) / 2.0,

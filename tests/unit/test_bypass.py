@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 from aether import gst
 from aether.peers import bypass
@@ -11,11 +15,30 @@ from aether.peers import bypass
 Gst = gst.Gst
 
 
-def run_chain(middle: Any) -> tuple[Any, Any, list[int]]:
-    """fakesrc -> middle -> fakesink, PLAYING; returns (pipeline, sink, buffer counter)."""
+@dataclass
+class Chain:
+    pipeline: Any
+    middle: Any
+    sink: Any
+    seen: list[int]  # buffers that reached the sink
+
+
+def wait_for(condition: Any, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def chain() -> Iterator[Chain]:
+    """fakesrc -> identity "middle" -> fakesink, PLAYING, with buffers already flowing."""
     gst.init()
     pipeline = Gst.Pipeline.new()
     src = gst.make("fakesrc", is_live=True, sizetype=2, sizemax=100, datarate=100_000)
+    middle = gst.make("identity", "middle")
     sink = gst.make("fakesink", sync=False)
     for element in (src, middle, sink):
         pipeline.add(element)
@@ -28,44 +51,27 @@ def run_chain(middle: Any) -> tuple[Any, Any, list[int]]:
 
     sink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, count)
     pipeline.set_state(Gst.State.PLAYING)
-    return pipeline, sink, seen
-
-
-def wait_for(condition: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def test_a_bypassed_element_leaves_the_path_and_data_keeps_flowing() -> None:
-    middle = gst.make("identity", "middle")
-    pipeline, sink, seen = run_chain(middle)
     try:
         assert wait_for(lambda: seen[0] > 10)
-        assert bypass.bypass(middle, remove=True)
-        assert wait_for(lambda: pipeline.get_by_name("middle") is None)
-        before = seen[0]
-        assert wait_for(lambda: seen[0] > before + 10)  # the source now feeds the sink
-        feeder = sink.get_static_pad("sink").get_peer().get_parent_element()
-        assert feeder.get_factory().get_name() == "fakesrc"
+        yield Chain(pipeline, middle, sink, seen)
     finally:
         pipeline.set_state(Gst.State.NULL)
 
 
-def test_a_bypassed_element_can_stay_in_its_bin_unlinked() -> None:
-    middle = gst.make("identity", "middle")
-    pipeline, _sink, seen = run_chain(middle)
-    try:
-        assert wait_for(lambda: seen[0] > 10)
-        assert bypass.bypass(middle, remove=False)
-        assert wait_for(lambda: not middle.get_static_pad("src").is_linked())
-        assert pipeline.get_by_name("middle") is middle
-        assert not middle.get_static_pad("sink").is_linked()
-    finally:
-        pipeline.set_state(Gst.State.NULL)
+def test_a_bypassed_element_leaves_the_path_and_data_keeps_flowing(chain: Chain) -> None:
+    assert bypass.bypass(chain.middle, remove=True)
+    assert wait_for(lambda: chain.pipeline.get_by_name("middle") is None)
+    before = chain.seen[0]
+    assert wait_for(lambda: chain.seen[0] > before + 10)  # the source now feeds the sink
+    feeder = chain.sink.get_static_pad("sink").get_peer().get_parent_element()
+    assert gst.factory_name(feeder) == "fakesrc"
+
+
+def test_a_bypassed_element_can_stay_in_its_bin_unlinked(chain: Chain) -> None:
+    assert bypass.bypass(chain.middle, remove=False)
+    assert wait_for(lambda: not chain.middle.get_static_pad("src").is_linked())
+    assert chain.pipeline.get_by_name("middle") is chain.middle
+    assert not chain.middle.get_static_pad("sink").is_linked()
 
 
 def test_an_element_not_linked_on_both_sides_is_left_alone() -> None:

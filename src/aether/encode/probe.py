@@ -95,7 +95,7 @@ def set_if_present(element: Any, **props: Any) -> None:
         if element.find_property(name) is not None:
             element.set_property(name, value)
         else:
-            log.debug("%s has no property %s", element.get_factory().get_name(), name)
+            log.debug("%s has no property %s", gst.factory_name(element), name)
 
 
 def _gst() -> Any:

@@ -595,17 +595,7 @@ class MediaPipeline:
 
     def element_count(self) -> int:
         """Elements in the pipeline, viewer bins' contents included (a leak shows here)."""
-        iterator = self.pipeline.iterate_recurse()
-        count = 0
-        while True:
-            result, _element = iterator.next()
-            if result == Gst.IteratorResult.OK:
-                count += 1
-            elif result == Gst.IteratorResult.RESYNC:
-                iterator.resync()
-                count = 0
-            else:
-                return count
+        return len(gst.elements(self.pipeline, recurse=True))
 
     # --- viewers ----------------------------------------------------------------------
 

@@ -29,16 +29,6 @@ log = logging.getLogger(__name__)
 ULPFEC_OFF = 255  # rtpulpfecenc's payload type while no ULPFEC is negotiated
 
 
-def _children(bin_: Any) -> list[Any]:
-    out: list[Any] = []
-    iterator = bin_.iterate_elements()
-    while True:
-        result, child = iterator.next()
-        if result != Gst.IteratorResult.OK:
-            return out
-        out.append(child)
-
-
 def idle_fec_bin(encoder: Any) -> Any | None:
     """The bin webrtcbin put `encoder` (an rtpulpfecenc) in, if the bin passes every
     packet through untouched (no ULPFEC payload type, and its RED encoder adds no RED);
@@ -46,9 +36,8 @@ def idle_fec_bin(encoder: Any) -> Any | None:
     fec_bin = encoder.get_parent()
     if not isinstance(fec_bin, Gst.Bin) or encoder.get_property("pt") != ULPFEC_OFF:
         return None
-    for element in _children(fec_bin):
-        factory = element.get_factory()
-        name = factory.get_name() if factory is not None else ""
+    for element in gst.elements(fec_bin):
+        name = gst.factory_name(element)
         if name == "rtpredenc" and (
             element.get_property("distance") != 0 or element.get_property("allow-no-red-blocks")
         ):

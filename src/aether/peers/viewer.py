@@ -277,8 +277,7 @@ class ViewerPeer:
 
     def _on_element_added_thread(self, _webrtc: Any, _bin: Any, element: Any) -> None:
         """Tune the elements webrtcbin makes for the transport, before they run."""
-        factory = element.get_factory()
-        name = factory.get_name() if factory is not None else ""
+        name = gst.factory_name(element)
         if name == "rtprtxsend":
             self._rtx_senders.append(element)
             pad = element.get_static_pad("src")
