@@ -41,6 +41,7 @@ DEBIAN_PACKAGE = {
     "queue": "libgstreamer1.0-0",
     "tee": "libgstreamer1.0-0",
     "valve": "libgstreamer1.0-0",
+    "identity": "libgstreamer1.0-0",
     "rtpmux": "gstreamer1.0-plugins-good",
     "capsfilter": "libgstreamer1.0-0",
     "fakesink": "libgstreamer1.0-0",

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 BASE_ELEMENTS = (
     "webrtcbin", "nicesink", "rtph264pay", "rtpopuspay", "opusenc", "queue", "tee",
-    "capsfilter", "dtlsdec", "videoconvert", "videoscale", "audioconvert", "audioresample",
+    "capsfilter", "identity", "dtlsdec", "videoconvert", "videoscale", "audioconvert",
+    "audioresample",
 )  # fmt: skip
 
 

@@ -1,13 +1,15 @@
 """The shared media pipeline: capture -> encode -> RTP payload -> tee, once for all viewers.
 
-    video source -> encoder -> rtph264pay -> video-tee --+-> [viewer bin] ...
-    audio source -> opusenc -> rtpopuspay -> audio-tee --+-> [viewer bin] ...
+    video source -> encoder -> identity -> rtph264pay -> video-tee --+-> [viewer bin] ...
+    audio source -> opusenc -> identity -> rtpopuspay -> audio-tee --+-> [viewer bin] ...
 
 Each viewer is a Gst.Bin (see peers/viewer.py) with ghost pads `video` and `audio`, linked
 to request pads of the tees. Python touches no viewer's packets: the one probe on the
 shared stream (fanout/playout.py) runs once per packet list, for all viewers at once. The
 video tee states the viewers' RTP caps on a branch of its own (fanout/capstee.py), so each
-frame reaches the viewers as one list of packets.
+frame reaches the viewers as one list of packets. The `identity` elements
+(`one_segment()`) give both streams the same segment, so each viewer's funnel can share it
+(peers/segments.py).
 
 With quality tiers (--tiers 2 or 3, fanout/tiers.py) the source feeds a raw tee, each tier
 is an encode branch of its own ending in `video-tee-N`, and a viewer bin has one more
@@ -150,6 +152,7 @@ class MediaPipeline:
             *self._source_elements,
             *head,
             *encoder_elements,
+            one_segment("video-segment"),
             gst.make(
                 "rtph264pay",
                 "video-pay",
@@ -180,6 +183,7 @@ class MediaPipeline:
             audio_chain = [
                 *audio_elements,
                 *self.opus.elements(),
+                one_segment("audio-segment"),
                 gst.make("rtpopuspay", "audio-pay", pt=AUDIO_PT, mtu=RTP_MTU),
                 gst.make(
                     "capsfilter",
@@ -204,7 +208,7 @@ class MediaPipeline:
         encoder_elements = encoder.elements()
         payloader = gst.make("rtph264pay", "pay", pt=VIDEO_PT, config_interval=-1,
                              aggregate_mode="zero-latency", mtu=RTP_MTU)  # fmt: skip
-        chain = [_tier_queue("queue"), *encoder_elements, payloader]
+        chain = [_tier_queue("queue"), *encoder_elements, one_segment("segment"), payloader]
         tier_bin = Gst.Bin.new(f"tier-{tier.index}")
         for element in chain:
             tier_bin.add(element)
@@ -772,6 +776,14 @@ def _unlink_when_idle(tee: Any, tee_pad: Any, what: str) -> None:
     tee_pad.add_probe(Gst.PadProbeType.IDLE, unlink)
     if not done.wait(timeout=2.0):
         log.warning("tee pad of %s never went idle; removing anyway", what)
+
+
+def one_segment(name: str) -> Any:
+    """In front of a payloader: timestamps become running times, in one segment from 0.
+    Every stream then has the same segment, which lets a viewer's rtpfunnel stop re-sending
+    it at each switch between audio and video (peers/segments.py). x264enc alone shifts
+    its timestamps and segment by 1000 hours (so that DTS never goes negative)."""
+    return gst.make("identity", name, single_segment=True, signal_handoffs=False)
 
 
 def _tier_queue(name: str) -> Any:

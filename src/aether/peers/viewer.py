@@ -33,6 +33,7 @@ from aether.peers.certificate import dtls_certificate_pem, dtls_fingerprint, wit
 from aether.peers.offers import AnswerPlan
 from aether.peers.resend import ResendBudget
 from aether.peers.sdp import announce_h264, candidate_is_plausible, check_answer
+from aether.peers.segments import SharedSegment
 from aether.signaling.protocol import ClientStats
 from aether.telemetry.webrtcstats import (
     PeerNetStats,
@@ -141,6 +142,7 @@ class ViewerPeer:
         self._handlers: list[tuple[Any, int]] = []
         self._probes: list[tuple[Any, int]] = []
         self._gates: list[Any] = []  # valves that hold packets back until connected
+        self.shared_segment = SharedSegment()  # for webrtcbin's rtpfunnel
         self._gate_lock = threading.Lock()
         self._offer_requested = False
         self._answered = False
@@ -286,6 +288,10 @@ class ViewerPeer:
         if name == "rtpulpfecenc":
             with self._gate_lock:
                 self._fec_encoders.append(element)
+        if name == "rtpfunnel":
+            # It bundles audio and video and re-sent a segment at each switch between
+            # them, unless both pads hold one event (peers/segments.py).
+            self._connect(element, "pad-added", self.shared_segment.on_pad_added)
         if name == "clocksync":
             # webrtcbin puts one in front of each stream, syncing every packet to its
             # running time plus the upstream latency: with a source that reports latency
