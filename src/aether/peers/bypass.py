@@ -50,7 +50,11 @@ def idle_fec_bin(encoder: Any) -> Any | None:
 def bypass(element: Any, *, remove: bool) -> bool:
     """Link the peer of `element`'s sink pad to the peer of its src pad once no packet
     is crossing, and unlink `element` (then also stop it and take it out of its bin if
-    `remove`). Returns False, touching nothing, when it is not linked on both sides."""
+    `remove`). Returns False, touching nothing, when it is not linked on both sides.
+
+    The peers are read now and relinked later, so two neighbouring elements must not be
+    bypassed at the same time: tried with webrtcbin's clocksync next to the FEC bin,
+    some viewers then got no video or no audio."""
     sink, src = element.get_static_pad("sink"), element.get_static_pad("src")
     upstream = sink.get_peer() if sink is not None else None
     downstream = src.get_peer() if src is not None else None
