@@ -59,10 +59,11 @@ def run_funnel(sharer: SharedSegment | None, offset_ns: int = 0) -> tuple[int, i
 
 
 def test_without_sharing_the_funnel_resends_a_segment_at_each_switch() -> None:
-    # The cost peers/segments.py removes: ~2 streams x 100 packets/s, a segment for most.
+    # The cost peers/segments.py removes: 2 streams x 100 packets/s, a segment at each
+    # switch (~200 here; far fewer only if the machine runs the two threads in bursts).
     buffers, segments, same = run_funnel(None)
     assert buffers > 100
-    assert segments > buffers / 4, (buffers, segments)
+    assert segments >= 20, (buffers, segments)
     assert not same
 
 
@@ -83,7 +84,7 @@ def test_a_different_segment_is_never_replaced() -> None:
     assert buffers > 100
     assert not same
     assert sharer.replaced == 0
-    assert segments > buffers / 4, (buffers, segments)
+    assert segments >= 20, (buffers, segments)
 
 
 def test_one_segment_gives_x264_output_the_segment_a_live_source_has() -> None:
