@@ -70,7 +70,7 @@ from typing import Any
 
 from tests.helpers import ROOT, ServerProcess, free_port, in_private_netns
 
-from bench.docs import replace_section
+from bench.docs import code_version, replace_section
 
 COMMAND = "scripts/netns-run.sh .venv/bin/python -m bench.fanout"
 RESULTS = ROOT / "bench" / "results"
@@ -912,7 +912,8 @@ def history(current: Path, options: dict[str, Any], keep: int = 6) -> list[str]:
                 continue
             others = [r["other_cpu"] for r in data["aether"]["levels"]]
             rows.append(
-                f"| {data['started']} | {data['load_avg_at_start'][0]:.2f} "
+                f"| {data['started']} | {data.get('code', '?')} "
+                f"| {data['load_avg_at_start'][0]:.2f} "
                 f"| {statistics.median(others):.0f} | {s['max_sustained']} "
                 f"| {fmt(s['aether_cpu_per_viewer'], 2)} "
                 f"({', '.join(map(str, s['aether_fit_over'])) or '-'}) "
@@ -924,10 +925,10 @@ def history(current: Path, options: dict[str, Any], keep: int = 6) -> list[str]:
     if not rows:
         return []
     return [
-        "| run | load avg at start | other CPU % (median of steps) | most viewers sustained "
-        "| Aether CPU per viewer % (fitted over) | Aether RSS per viewer MB "
-        "| aiortc CPU per viewer % | ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "| run | code | load avg at start | other CPU % (median of steps) "
+        "| most viewers sustained | Aether CPU per viewer % (fitted over) "
+        "| Aether RSS per viewer MB | aiortc CPU per viewer % | ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
         *rows[-keep:],
     ]
 
@@ -1067,7 +1068,7 @@ Machine: {m["cpu"]}, {m["os"]}, GStreamer {m["gstreamer"]}, Python {m["python"]}
 {m["node"]}. **Shared machine:** the server, the Node clients and other engineers' work
 (test suites) all run on the same 2 cores. Load average (1 min) at the start of each window:
 {loads}; CPU used by everything other than the server and the clients during the windows
-(% of one core): {others}. Measured {data["started"]}.
+(% of one core): {others}. Measured {data["started"]}, code {data.get("code", "?")}.
 
 ### Measured
 
@@ -1121,6 +1122,7 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()}")
     data: dict[str, Any] = {
         "started": stamp.strftime("%Y-%m-%d %H:%M UTC"),
+        "code": code_version(),
         "command": COMMAND,
         "options": {k: v for k, v in vars(opts).items()},
         "installed": installed,
