@@ -16,7 +16,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,49 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@dataclass
+class InProcessServer:
+    """The server's parts, run in the test's own process (see in_process_server)."""
+
+    config: Any
+    media: Any  # fanout.pipeline.MediaPipeline
+    viewers: Any  # peers.registry.Viewers
+
+    @property
+    def signal_url(self) -> str:
+        return f"ws://127.0.0.1:{self.config.port}/signal"
+
+
+@contextlib.asynccontextmanager
+async def in_process_server(flags: dict[str, str]) -> AsyncIterator[InProcessServer]:
+    """The server (its real pipeline, webrtcbin peers and HTTP app) in this process on a
+    free port, for tests that reach into a live viewer's GStreamer elements."""
+    from aiohttp import web
+
+    from aether import gst
+    from aether.config import load_config
+    from aether.fanout.pipeline import media_for
+    from aether.peers.registry import Viewers
+    from aether.web.access import AccessControl
+    from aether.web.app import create_app
+
+    gst.init()
+    config = load_config({**flags, "port": str(free_port())}, {})
+    loop = asyncio.get_running_loop()
+    media = media_for(config)
+    media.build()
+    await media.start(loop)
+    viewers = Viewers(media, loop, config.max_viewers, config.ice)
+    runner = web.AppRunner(create_app(config, viewers, AccessControl(config)))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", config.port).start()
+    try:
+        yield InProcessServer(config, media, viewers)
+    finally:
+        await runner.cleanup()
+        await media.stop()
 
 
 def in_private_netns() -> bool:

@@ -14,16 +14,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from aether import gst
-from aether.config import load_config
-from aether.fanout.pipeline import VIEWER_PREFIX, media_for
-from aether.peers.registry import Viewers
-from aether.web.access import AccessControl
-from aether.web.app import create_app
+from aether.fanout.pipeline import VIEWER_PREFIX
 from tests.aiortc_viewer import AiortcViewer
-from tests.helpers import free_port, run_async
+from tests.helpers import in_process_server, run_async
 
 pytestmark = pytest.mark.e2e
 
@@ -33,54 +28,42 @@ FLAGS = {"source": "test", "audio": "test", "width": "640", "height": "360", "fp
 
 
 async def watch_one_viewer() -> dict[str, Any]:
-    gst.init()
-    config = load_config({**FLAGS, "port": str(free_port())}, {})
-    media = media_for(config)
-    media.build()
-    await media.start(asyncio.get_running_loop())
-    viewers = Viewers(media, asyncio.get_running_loop(), config.max_viewers, config.ice)
-    runner = web.AppRunner(create_app(config, viewers, AccessControl(config)))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", config.port).start()
-    try:
-        async with aiohttp.ClientSession() as http:
-            viewer = AiortcViewer(http, f"ws://127.0.0.1:{config.port}/signal")
-            await viewer.connect()
-            await asyncio.sleep(1.0)
-            viewer_bin = media.pipeline.get_by_name(VIEWER_PREFIX + viewer.viewer_id)
-            elements = gst.elements(viewer_bin, recurse=True)
-            [encoder] = [e for e in elements if gst.factory_name(e) == "dtlssrtpenc"]
-            counts = {"listed": 0, "alone": 0, "segments": 0}
+    async with in_process_server(FLAGS) as server, aiohttp.ClientSession() as http:
+        media = server.media
+        viewer = AiortcViewer(http, server.signal_url)
+        await viewer.connect()
+        await asyncio.sleep(1.0)
+        viewer_bin = media.pipeline.get_by_name(VIEWER_PREFIX + viewer.viewer_id)
+        elements = gst.elements(viewer_bin, recurse=True)
+        [encoder] = [e for e in elements if gst.factory_name(e) == "dtlssrtpenc"]
+        counts = {"listed": 0, "alone": 0, "segments": 0}
 
-            def count(_pad: Any, info: Any) -> Any:
-                if info.type & gst.Gst.PadProbeType.BUFFER_LIST:
-                    counts["listed"] += info.get_buffer_list().length()
-                elif info.type & gst.Gst.PadProbeType.BUFFER:
-                    counts["alone"] += 1
-                elif info.get_event().type == gst.Gst.EventType.SEGMENT:
-                    counts["segments"] += 1
-                return gst.Gst.PadProbeReturn.OK
+        def count(_pad: Any, info: Any) -> Any:
+            if info.type & gst.Gst.PadProbeType.BUFFER_LIST:
+                counts["listed"] += info.get_buffer_list().length()
+            elif info.type & gst.Gst.PadProbeType.BUFFER:
+                counts["alone"] += 1
+            elif info.get_event().type == gst.Gst.EventType.SEGMENT:
+                counts["segments"] += 1
+            return gst.Gst.PadProbeReturn.OK
 
-            pad = encoder.get_static_pad("src")
-            kinds = gst.Gst.PadProbeType.BUFFER | gst.Gst.PadProbeType.BUFFER_LIST
-            probe = pad.add_probe(kinds | gst.Gst.PadProbeType.EVENT_DOWNSTREAM, count)
-            before = await viewer.received()
-            await asyncio.sleep(2.0)
-            after = await viewer.received()
-            pad.remove_probe(probe)
-            fec_bins = [e for e in elements if gst.factory_name(e) == "rtpulpfecenc"]
-            result = {
-                "valves": [e.get_name() for e in elements if gst.factory_name(e) == "valve"],
-                "fec_linked": [e.get_parent().get_static_pad("sink").is_linked() for e in fec_bins],
-                "counts": counts,
-                "video_rate": (after.video_packets - before.video_packets) / 2.0,
-                "audio_rate": (after.audio_packets - before.audio_packets) / 2.0,
-            }
-            await viewer.close()
-            return result
-    finally:
-        await runner.cleanup()
-        await media.stop()
+        pad = encoder.get_static_pad("src")
+        kinds = gst.Gst.PadProbeType.BUFFER | gst.Gst.PadProbeType.BUFFER_LIST
+        probe = pad.add_probe(kinds | gst.Gst.PadProbeType.EVENT_DOWNSTREAM, count)
+        before = await viewer.received()
+        await asyncio.sleep(2.0)
+        after = await viewer.received()
+        pad.remove_probe(probe)
+        fec_bins = [e for e in elements if gst.factory_name(e) == "rtpulpfecenc"]
+        result = {
+            "valves": [e.get_name() for e in elements if gst.factory_name(e) == "valve"],
+            "fec_linked": [e.get_parent().get_static_pad("sink").is_linked() for e in fec_bins],
+            "counts": counts,
+            "video_rate": (after.video_packets - before.video_packets) / 2.0,
+            "audio_rate": (after.audio_packets - before.audio_packets) / 2.0,
+        }
+        await viewer.close()
+        return result
 
 
 def test_a_connected_viewer_sends_frames_as_lists_with_gate_and_idle_fec_bypassed() -> None:

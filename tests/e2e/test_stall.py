@@ -14,17 +14,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from aether import gst
-from aether.config import load_config
-from aether.fanout.pipeline import media_for
-from aether.peers.registry import Viewers
 from aether.peers.viewer import LAG_LIMIT
-from aether.web.access import AccessControl
-from aether.web.app import create_app
 from tests.aiortc_viewer import AiortcViewer
-from tests.helpers import free_port, run_async
+from tests.helpers import in_process_server, run_async
 
 pytestmark = pytest.mark.e2e
 
@@ -33,56 +27,47 @@ FLAGS = {"source": "test", "audio": "test", "width": "320", "height": "240", "fp
 
 
 async def stall_one_of_two() -> dict[str, Any]:
-    gst.init()
-    config = load_config({**FLAGS, "port": str(free_port())}, {})
     loop = asyncio.get_running_loop()
-    media = media_for(config)
-    media.build()
-    await media.start(loop)
-    viewers = Viewers(media, loop, config.max_viewers, config.ice)
-    runner = web.AppRunner(create_app(config, viewers, AccessControl(config)))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", config.port).start()
-    url = f"ws://127.0.0.1:{config.port}/signal"
-    probe: tuple[Any, int] | None = None
-    try:
-        async with aiohttp.ClientSession() as http:
-            steady, stalled = AiortcViewer(http, url), AiortcViewer(http, url)
-            await steady.connect()
-            await stalled.connect()
-            await asyncio.sleep(1.0)
-            before = await steady.received()
-            await asyncio.sleep(2.0)
-            normal = await steady.received()
+    async with in_process_server(FLAGS) as server:
+        viewers, url = server.viewers, server.signal_url
+        probe: tuple[Any, int] | None = None
+        try:
+            async with aiohttp.ClientSession() as http:
+                steady, stalled = AiortcViewer(http, url), AiortcViewer(http, url)
+                await steady.connect()
+                await stalled.connect()
+                await asyncio.sleep(1.0)
+                before = await steady.received()
+                await asyncio.sleep(2.0)
+                normal = await steady.received()
 
-            peer = next(p for p in viewers if p.id == stalled.viewer_id)
-            pad = peer._sink_pads[0]  # the stalled viewer's video, into its webrtcbin
-            probe = (pad, pad.add_probe(gst.Gst.PadProbeType.BLOCK_DOWNSTREAM, lambda *_: 1))
-            stall_began = loop.time()
-            while not any(m["type"] == "bye" for m in stalled.messages):
-                assert loop.time() - stall_began < LAG_LIMIT + 5, stalled.messages
-                await asyncio.sleep(0.1)
-            dropped_after = loop.time() - stall_began
-            during = await steady.received()
-            await asyncio.sleep(2.0)
-            after = await steady.received()
-            result = {
-                "normal_rate": (normal.video_packets - before.video_packets) / 2.0,
-                "stall_rate": (during.video_packets - normal.video_packets) / dropped_after,
-                "after_rate": (after.video_packets - during.video_packets) / 2.0,
-                "dropped_after": dropped_after,
-                "stalled_messages": stalled.messages,
-                "viewers_left": [p.id for p in viewers],
-                "steady_id": steady.viewer_id,
-            }
-            await steady.close()
-            await stalled.close()
-            return result
-    finally:
-        if probe is not None:
-            probe[0].remove_probe(probe[1])
-        await runner.cleanup()
-        await media.stop()
+                peer = next(p for p in viewers if p.id == stalled.viewer_id)
+                pad = peer._sink_pads[0]  # the stalled viewer's video, into its webrtcbin
+                blocked = pad.add_probe(gst.Gst.PadProbeType.BLOCK_DOWNSTREAM, lambda *_: 1)
+                probe = (pad, blocked)
+                stall_began = loop.time()
+                while not any(m["type"] == "bye" for m in stalled.messages):
+                    assert loop.time() - stall_began < LAG_LIMIT + 5, stalled.messages
+                    await asyncio.sleep(0.1)
+                dropped_after = loop.time() - stall_began
+                during = await steady.received()
+                await asyncio.sleep(2.0)
+                after = await steady.received()
+                result = {
+                    "normal_rate": (normal.video_packets - before.video_packets) / 2.0,
+                    "stall_rate": (during.video_packets - normal.video_packets) / dropped_after,
+                    "after_rate": (after.video_packets - during.video_packets) / 2.0,
+                    "dropped_after": dropped_after,
+                    "stalled_messages": stalled.messages,
+                    "viewers_left": [p.id for p in viewers],
+                    "steady_id": steady.viewer_id,
+                }
+                await steady.close()
+                await stalled.close()
+                return result
+        finally:
+            if probe is not None:
+                probe[0].remove_probe(probe[1])
 
 
 def test_a_stalled_viewer_is_dropped_and_the_other_keeps_full_rate() -> None:
